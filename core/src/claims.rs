@@ -1,0 +1,151 @@
+//! Claim checks: the strict policy of `auth.jwt_verify` and pgjwt's time semantics for `auth.verify`.
+
+use serde_json::{Map, Value};
+
+use crate::error::Rejection;
+
+/// What `auth.jwt_verify` demands of a payload besides its signature.
+#[derive(Debug, Clone)]
+pub struct Policy<'a> {
+    /// Seconds since the Unix epoch.
+    pub now: f64,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+    pub leeway: f64,
+    pub audience: Option<&'a str>,
+    pub issuer: Option<&'a str>,
+}
+
+fn numeric(payload: &Map<String, Value>, name: &str) -> Result<Option<f64>, Rejection> {
+    match payload.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(Rejection::Malformed("a time claim is out of range")),
+        },
+        Some(_) => Err(Rejection::Malformed(match name {
+            "exp" => "\"exp\" is not a number",
+            "nbf" => "\"nbf\" is not a number",
+            _ => "\"iat\" is not a number",
+        })),
+    }
+}
+
+/// RFC 7519 §4.1: `exp` and `nbf` (with leeway), `iat` not in the future, `aud` and `iss` when
+/// the policy names them. A time claim that is present but not a number is refused: fail closed.
+pub fn check(payload: &Map<String, Value>, policy: &Policy) -> Result<(), Rejection> {
+    if let Some(exp) = numeric(payload, "exp")? {
+        if policy.now >= exp + policy.leeway {
+            return Err(Rejection::Expired);
+        }
+    }
+    if let Some(nbf) = numeric(payload, "nbf")? {
+        if policy.now + policy.leeway < nbf {
+            return Err(Rejection::NotYetValid);
+        }
+    }
+    if let Some(iat) = numeric(payload, "iat")? {
+        if iat > policy.now + policy.leeway {
+            return Err(Rejection::NotYetValid);
+        }
+    }
+    if let Some(want) = policy.audience {
+        let ok = match payload.get("aud") {
+            Some(Value::String(aud)) => aud == want,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(want)),
+            _ => false,
+        };
+        if !ok {
+            return Err(Rejection::WrongAudience);
+        }
+    }
+    if let Some(want) = policy.issuer {
+        if payload.get("iss").and_then(Value::as_str) != Some(want) {
+            return Err(Rejection::WrongIssuer);
+        }
+    }
+    Ok(())
+}
+
+/// pgjwt 0.2.0's rule: `valid` needs `nbf <= now < exp`, where a claim that does not read as a
+/// number (pgjwt's `try_cast_double` of `payload->>'exp'`) is ignored. Numeric strings count.
+pub fn pgjwt_time_valid(payload: &Map<String, Value>, now: f64) -> bool {
+    fn as_double(v: Option<&Value>) -> Option<f64> {
+        let v = match v? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }?;
+        (!v.is_nan()).then_some(v)
+    }
+    let nbf_ok = as_double(payload.get("nbf")).is_none_or(|nbf| nbf <= now);
+    let exp_ok = as_double(payload.get("exp")).is_none_or(|exp| now < exp);
+    nbf_ok && exp_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn policy() -> Policy<'static> {
+        Policy { now: 1_000_000.0, leeway: 30.0, audience: None, issuer: None }
+    }
+
+    #[test]
+    fn expiry_with_leeway() {
+        let p = policy();
+        assert_eq!(check(&obj(json!({"exp": 1_000_031})), &p), Ok(()));
+        assert_eq!(check(&obj(json!({"exp": 999_971})), &p), Ok(()));
+        assert_eq!(check(&obj(json!({"exp": 999_970})), &p), Err(Rejection::Expired));
+        assert_eq!(check(&obj(json!({"exp": -5})), &p), Err(Rejection::Expired));
+        assert_eq!(check(&obj(json!({"exp": 999_970.5})), &p), Ok(()));
+    }
+
+    #[test]
+    fn not_before_and_issued_at() {
+        let p = policy();
+        assert_eq!(check(&obj(json!({"nbf": 1_000_030})), &p), Ok(()));
+        assert_eq!(check(&obj(json!({"nbf": 1_000_031})), &p), Err(Rejection::NotYetValid));
+        assert_eq!(check(&obj(json!({"iat": 1_000_031})), &p), Err(Rejection::NotYetValid));
+        assert_eq!(check(&obj(json!({"iat": 1})), &p), Ok(()));
+    }
+
+    #[test]
+    fn non_numeric_times_are_refused() {
+        let p = policy();
+        for bad in [json!({"exp": "2000000000"}), json!({"nbf": true}), json!({"iat": [1]}), json!({"exp": {}})] {
+            assert!(matches!(check(&obj(bad.clone()), &p), Err(Rejection::Malformed(_))), "{bad}");
+        }
+        assert_eq!(check(&obj(json!({"exp": 1e300})), &p), Ok(()));
+        assert_eq!(check(&obj(json!({"exp": null})), &p), Ok(()));
+    }
+
+    #[test]
+    fn audience_and_issuer() {
+        let p = Policy { audience: Some("api"), issuer: Some("auth"), ..policy() };
+        assert_eq!(check(&obj(json!({"aud": "api", "iss": "auth"})), &p), Ok(()));
+        assert_eq!(check(&obj(json!({"aud": ["x", "api"], "iss": "auth"})), &p), Ok(()));
+        assert_eq!(check(&obj(json!({"aud": "web", "iss": "auth"})), &p), Err(Rejection::WrongAudience));
+        assert_eq!(check(&obj(json!({"iss": "auth"})), &p), Err(Rejection::WrongAudience));
+        assert_eq!(check(&obj(json!({"aud": "api", "iss": "evil"})), &p), Err(Rejection::WrongIssuer));
+        assert_eq!(check(&obj(json!({"aud": "api"})), &p), Err(Rejection::WrongIssuer));
+        // Without a configured audience the claim is not looked at.
+        assert_eq!(check(&obj(json!({"aud": 5})), &policy()), Ok(()));
+    }
+
+    #[test]
+    fn pgjwt_semantics() {
+        let now = 1000.0;
+        assert!(pgjwt_time_valid(&obj(json!({})), now));
+        assert!(pgjwt_time_valid(&obj(json!({"exp": 1001})), now));
+        assert!(!pgjwt_time_valid(&obj(json!({"exp": 1000})), now), "exp at now is invalid");
+        assert!(pgjwt_time_valid(&obj(json!({"nbf": 1000})), now), "nbf at now is valid");
+        assert!(!pgjwt_time_valid(&obj(json!({"nbf": 1000.5})), now));
+        assert!(!pgjwt_time_valid(&obj(json!({"exp": "999"})), now), "numeric strings count");
+        assert!(pgjwt_time_valid(&obj(json!({"exp": "soon", "nbf": true})), now), "non-numeric ignored");
+    }
+}

