@@ -28,7 +28,11 @@ impl Algorithm {
         Algorithm::from_name(name).ok_or_else(|| {
             AuthError::InvalidParameter(format!(
                 "unsupported algorithm \"{}\": expected HS256, HS384 or HS512",
-                name.escape_debug().to_string().chars().take(32).collect::<String>()
+                name.escape_debug()
+                    .to_string()
+                    .chars()
+                    .take(32)
+                    .collect::<String>()
             ))
         })
     }
@@ -72,13 +76,15 @@ impl Algorithm {
 }
 
 fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut m =
+        <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(data);
     m.finalize().into_bytes().to_vec()
 }
 
 fn verify<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
-    let mut m = <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut m =
+        <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(data);
     // `verify_slice` compares in constant time.
     m.verify_slice(tag).is_ok()
@@ -89,26 +95,37 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// RFC 4231 test cases 1, 2 and 6, from the public vector file (shared/vectors).
     #[test]
     fn rfc4231_vectors_sign_and_verify() {
-        let v: serde_json::Value = serde_json::from_str(include_str!("../vectors/jwt_hmac_vectors.json")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../vectors/jwt_hmac_vectors.json")).unwrap();
         let cases = v["rfc4231"].as_array().unwrap();
         assert_eq!(cases.len(), 3);
         for case in cases {
             let key = hex(case["key_hex"].as_str().unwrap());
             let data = hex(case["data_hex"].as_str().unwrap());
-            for (alg, field) in [(Algorithm::HS256, "hmac_sha256"), (Algorithm::HS384, "hmac_sha384"), (Algorithm::HS512, "hmac_sha512")] {
+            for (alg, field) in [
+                (Algorithm::HS256, "hmac_sha256"),
+                (Algorithm::HS384, "hmac_sha384"),
+                (Algorithm::HS512, "hmac_sha512"),
+            ] {
                 let want = hex(case[field].as_str().unwrap());
                 assert_eq!(alg.sign(&key, &data), want, "case {} {alg:?}", case["case"]);
                 assert!(alg.verify(&key, &data, &want));
                 let mut bad = want.clone();
                 bad[0] ^= 1;
                 assert!(!alg.verify(&key, &data, &bad));
-                assert!(!alg.verify(&key, &data, &want[..want.len() - 1]), "short tag must fail");
+                assert!(
+                    !alg.verify(&key, &data, &want[..want.len() - 1]),
+                    "short tag must fail"
+                );
             }
         }
     }

@@ -68,14 +68,17 @@ pub fn check(payload: &Map<String, Value>, policy: &Policy) -> Result<(), Reject
 
 /// pgjwt 0.2.0's rule: `valid` needs `nbf <= now < exp`, where a claim that does not read as a
 /// number (pgjwt's `try_cast_double` of `payload->>'exp'`) is ignored. Numeric strings count.
-pub fn pgjwt_time_valid(payload: &Map<String, Value>, now: f64) -> bool {
+/// Compared in whole microseconds, as PostgreSQL's `to_timestamp` rounds, so `exp` equal to the
+/// transaction time is exactly "at now".
+pub fn pgjwt_time_valid(payload: &Map<String, Value>, now_micros: i64) -> bool {
+    let now = now_micros as f64;
     fn as_double(v: Option<&Value>) -> Option<f64> {
         let v = match v? {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.trim().parse::<f64>().ok(),
             _ => None,
         }?;
-        (!v.is_nan()).then_some(v)
+        (!v.is_nan()).then_some((v * 1e6).round())
     }
     let nbf_ok = as_double(payload.get("nbf")).is_none_or(|nbf| nbf <= now);
     let exp_ok = as_double(payload.get("exp")).is_none_or(|exp| now < exp);
@@ -92,7 +95,12 @@ mod tests {
     }
 
     fn policy() -> Policy<'static> {
-        Policy { now: 1_000_000.0, leeway: 30.0, audience: None, issuer: None }
+        Policy {
+            now: 1_000_000.0,
+            leeway: 30.0,
+            audience: None,
+            issuer: None,
+        }
     }
 
     #[test]
@@ -100,7 +108,10 @@ mod tests {
         let p = policy();
         assert_eq!(check(&obj(json!({"exp": 1_000_031})), &p), Ok(()));
         assert_eq!(check(&obj(json!({"exp": 999_971})), &p), Ok(()));
-        assert_eq!(check(&obj(json!({"exp": 999_970})), &p), Err(Rejection::Expired));
+        assert_eq!(
+            check(&obj(json!({"exp": 999_970})), &p),
+            Err(Rejection::Expired)
+        );
         assert_eq!(check(&obj(json!({"exp": -5})), &p), Err(Rejection::Expired));
         assert_eq!(check(&obj(json!({"exp": 999_970.5})), &p), Ok(()));
     }
@@ -109,16 +120,30 @@ mod tests {
     fn not_before_and_issued_at() {
         let p = policy();
         assert_eq!(check(&obj(json!({"nbf": 1_000_030})), &p), Ok(()));
-        assert_eq!(check(&obj(json!({"nbf": 1_000_031})), &p), Err(Rejection::NotYetValid));
-        assert_eq!(check(&obj(json!({"iat": 1_000_031})), &p), Err(Rejection::NotYetValid));
+        assert_eq!(
+            check(&obj(json!({"nbf": 1_000_031})), &p),
+            Err(Rejection::NotYetValid)
+        );
+        assert_eq!(
+            check(&obj(json!({"iat": 1_000_031})), &p),
+            Err(Rejection::NotYetValid)
+        );
         assert_eq!(check(&obj(json!({"iat": 1})), &p), Ok(()));
     }
 
     #[test]
     fn non_numeric_times_are_refused() {
         let p = policy();
-        for bad in [json!({"exp": "2000000000"}), json!({"nbf": true}), json!({"iat": [1]}), json!({"exp": {}})] {
-            assert!(matches!(check(&obj(bad.clone()), &p), Err(Rejection::Malformed(_))), "{bad}");
+        for bad in [
+            json!({"exp": "2000000000"}),
+            json!({"nbf": true}),
+            json!({"iat": [1]}),
+            json!({"exp": {}}),
+        ] {
+            assert!(
+                matches!(check(&obj(bad.clone()), &p), Err(Rejection::Malformed(_))),
+                "{bad}"
+            );
         }
         assert_eq!(check(&obj(json!({"exp": 1e300})), &p), Ok(()));
         assert_eq!(check(&obj(json!({"exp": null})), &p), Ok(()));
@@ -126,26 +151,60 @@ mod tests {
 
     #[test]
     fn audience_and_issuer() {
-        let p = Policy { audience: Some("api"), issuer: Some("auth"), ..policy() };
-        assert_eq!(check(&obj(json!({"aud": "api", "iss": "auth"})), &p), Ok(()));
-        assert_eq!(check(&obj(json!({"aud": ["x", "api"], "iss": "auth"})), &p), Ok(()));
-        assert_eq!(check(&obj(json!({"aud": "web", "iss": "auth"})), &p), Err(Rejection::WrongAudience));
-        assert_eq!(check(&obj(json!({"iss": "auth"})), &p), Err(Rejection::WrongAudience));
-        assert_eq!(check(&obj(json!({"aud": "api", "iss": "evil"})), &p), Err(Rejection::WrongIssuer));
-        assert_eq!(check(&obj(json!({"aud": "api"})), &p), Err(Rejection::WrongIssuer));
+        let p = Policy {
+            audience: Some("api"),
+            issuer: Some("auth"),
+            ..policy()
+        };
+        assert_eq!(
+            check(&obj(json!({"aud": "api", "iss": "auth"})), &p),
+            Ok(())
+        );
+        assert_eq!(
+            check(&obj(json!({"aud": ["x", "api"], "iss": "auth"})), &p),
+            Ok(())
+        );
+        assert_eq!(
+            check(&obj(json!({"aud": "web", "iss": "auth"})), &p),
+            Err(Rejection::WrongAudience)
+        );
+        assert_eq!(
+            check(&obj(json!({"iss": "auth"})), &p),
+            Err(Rejection::WrongAudience)
+        );
+        assert_eq!(
+            check(&obj(json!({"aud": "api", "iss": "evil"})), &p),
+            Err(Rejection::WrongIssuer)
+        );
+        assert_eq!(
+            check(&obj(json!({"aud": "api"})), &p),
+            Err(Rejection::WrongIssuer)
+        );
         // Without a configured audience the claim is not looked at.
         assert_eq!(check(&obj(json!({"aud": 5})), &policy()), Ok(()));
     }
 
     #[test]
     fn pgjwt_semantics() {
-        let now = 1000.0;
+        let now = 1_000_000_000;
         assert!(pgjwt_time_valid(&obj(json!({})), now));
         assert!(pgjwt_time_valid(&obj(json!({"exp": 1001})), now));
-        assert!(!pgjwt_time_valid(&obj(json!({"exp": 1000})), now), "exp at now is invalid");
-        assert!(pgjwt_time_valid(&obj(json!({"nbf": 1000})), now), "nbf at now is valid");
+        assert!(
+            !pgjwt_time_valid(&obj(json!({"exp": 1000})), now),
+            "exp at now is invalid"
+        );
+        assert!(
+            pgjwt_time_valid(&obj(json!({"nbf": 1000})), now),
+            "nbf at now is valid"
+        );
         assert!(!pgjwt_time_valid(&obj(json!({"nbf": 1000.5})), now));
-        assert!(!pgjwt_time_valid(&obj(json!({"exp": "999"})), now), "numeric strings count");
-        assert!(pgjwt_time_valid(&obj(json!({"exp": "soon", "nbf": true})), now), "non-numeric ignored");
+        assert!(
+            !pgjwt_time_valid(&obj(json!({"exp": "999"})), now),
+            "numeric strings count"
+        );
+        assert!(
+            pgjwt_time_valid(&obj(json!({"exp": "soon", "nbf": true})), now),
+            "non-numeric ignored"
+        );
     }
 }

@@ -40,16 +40,25 @@ pub fn check_path(path: &str) -> Result<(), AuthError> {
     if path.starts_with('/') && path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';') {
         Ok(())
     } else {
-        Err(AuthError::Config("cookie path must start with '/' and hold printable ASCII without ';'".into()))
+        Err(AuthError::Config(
+            "cookie path must start with '/' and hold printable ASCII without ';'".into(),
+        ))
     }
 }
 
 /// `name=value; Path=…; Max-Age=…; HttpOnly; SameSite=…[; Secure]`. A `max_age` of 0 with an
 /// empty value clears the cookie.
-pub fn set_cookie(name: &str, value: &str, max_age: i64, attrs: &Attributes) -> Result<String, AuthError> {
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: i64,
+    attrs: &Attributes,
+) -> Result<String, AuthError> {
     check_path(attrs.path)?;
     if !value.bytes().all(is_cookie_octet) {
-        return Err(AuthError::Internal("cookie value holds characters a cookie cannot carry".into()));
+        return Err(AuthError::Internal(
+            "cookie value holds characters a cookie cannot carry".into(),
+        ));
     }
     if attrs.same_site == SameSite::None && !attrs.secure {
         return Err(AuthError::Config(
@@ -96,7 +105,10 @@ pub fn parse_cookie_header(header: &str) -> Vec<(&str, &str)> {
 
 /// The first cookie of that name: browsers send the most specific path first (RFC 6265 §5.4).
 pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    parse_cookie_header(header).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    parse_cookie_header(header)
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -104,7 +116,11 @@ mod tests {
     use super::*;
 
     fn attrs(secure: bool) -> Attributes<'static> {
-        Attributes { path: "/", same_site: SameSite::Lax, secure }
+        Attributes {
+            path: "/",
+            same_site: SameSite::Lax,
+            secure,
+        }
     }
 
     #[test]
@@ -113,7 +129,11 @@ mod tests {
             set_cookie("access_token", "a.b.c", 3600, &attrs(true)).unwrap(),
             "access_token=a.b.c; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure"
         );
-        let refresh = Attributes { path: "/rpc/refresh_token", same_site: SameSite::Strict, secure: false };
+        let refresh = Attributes {
+            path: "/rpc/refresh_token",
+            same_site: SameSite::Strict,
+            secure: false,
+        };
         assert_eq!(
             set_cookie("refresh_token", "", 0, &refresh).unwrap(),
             "refresh_token=; Path=/rpc/refresh_token; Max-Age=0; HttpOnly; SameSite=Strict"
@@ -124,10 +144,23 @@ mod tests {
     fn refuses_unsafe_values_and_settings() {
         assert!(set_cookie("a", "x;y", 1, &attrs(true)).is_err());
         assert!(set_cookie("a", "x y", 1, &attrs(true)).is_err());
-        let bad_path = Attributes { path: "/x; Domain=evil", same_site: SameSite::Lax, secure: true };
+        let bad_path = Attributes {
+            path: "/x; Domain=evil",
+            same_site: SameSite::Lax,
+            secure: true,
+        };
         assert!(set_cookie("a", "x", 1, &bad_path).is_err());
-        let none_insecure = Attributes { path: "/", same_site: SameSite::None, secure: false };
-        assert_eq!(set_cookie("a", "x", 1, &none_insecure).unwrap_err().sqlstate(), "22023");
+        let none_insecure = Attributes {
+            path: "/",
+            same_site: SameSite::None,
+            secure: false,
+        };
+        assert_eq!(
+            set_cookie("a", "x", 1, &none_insecure)
+                .unwrap_err()
+                .sqlstate(),
+            "22023"
+        );
     }
 
     #[test]

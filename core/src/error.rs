@@ -21,7 +21,10 @@ impl Rejection {
         match self {
             Rejection::Malformed(why) => format!("malformed token: {why}"),
             Rejection::TooLarge => {
-                format!("malformed token: longer than {} bytes", crate::jwt::MAX_TOKEN_BYTES)
+                format!(
+                    "malformed token: longer than {} bytes",
+                    crate::jwt::MAX_TOKEN_BYTES
+                )
             }
             Rejection::BadSignature => "bad signature".into(),
             Rejection::WrongAlgorithm => "wrong algorithm".into(),

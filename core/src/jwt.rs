@@ -24,7 +24,10 @@ pub struct Decoded {
     signature: Vec<u8>,
 }
 
-fn segment_json(segment: &str, what: &'static str) -> Result<(String, Map<String, Value>), Rejection> {
+fn segment_json(
+    segment: &str,
+    what: &'static str,
+) -> Result<(String, Map<String, Value>), Rejection> {
     let bytes = base64url::decode_strict(segment).ok_or(Rejection::Malformed(match what {
         "header" => "header is not base64url",
         _ => "payload is not base64url",
@@ -51,7 +54,9 @@ pub fn decode(token: &str) -> Result<Decoded, Rejection> {
         return Err(Rejection::TooLarge);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(Rejection::Malformed("expected 3 segments separated by '.'"));
     };
     let (header_json, header) = segment_json(h, "header")?;
@@ -71,7 +76,12 @@ pub fn decode(token: &str) -> Result<Decoded, Rejection> {
 impl Decoded {
     /// Authenticates the token: its `alg` must be exactly `pinned` (never `none`, never another
     /// HMAC), the signature must have that algorithm's length and match, compared in constant time.
-    pub fn verify_signature(&self, token: &str, pinned: Algorithm, key: &[u8]) -> Result<(), Rejection> {
+    pub fn verify_signature(
+        &self,
+        token: &str,
+        pinned: Algorithm,
+        key: &[u8],
+    ) -> Result<(), Rejection> {
         match self.header.get("alg") {
             None => return Err(Rejection::Malformed("header has no \"alg\"")),
             Some(Value::String(alg)) if alg == pinned.name() => {}
@@ -117,7 +127,8 @@ mod tests {
 
     // RFC 7515 Appendix A.1, from shared/vectors/jwt_hmac_vectors.json.
     fn a1() -> Value {
-        let v: Value = serde_json::from_str(include_str!("../vectors/jwt_hmac_vectors.json")).unwrap();
+        let v: Value =
+            serde_json::from_str(include_str!("../vectors/jwt_hmac_vectors.json")).unwrap();
         v["rfc7515_a1"].clone()
     }
 
@@ -138,12 +149,20 @@ mod tests {
         assert_eq!(d.payload["http://example.com/is_root"], true);
         // The payload text is kept byte for byte, CRLFs included.
         assert!(d.payload_json.contains("\r\n"));
-        d.verify_signature(&token, Algorithm::HS256, &a1_key()).unwrap();
+        d.verify_signature(&token, Algorithm::HS256, &a1_key())
+            .unwrap();
         assert_eq!(
-            d.verify_signature(&token, Algorithm::HS256, b"another key of at least 32 bytes!!"),
+            d.verify_signature(
+                &token,
+                Algorithm::HS256,
+                b"another key of at least 32 bytes!!"
+            ),
             Err(Rejection::BadSignature)
         );
-        assert_eq!(d.verify_signature(&token, Algorithm::HS512, &a1_key()), Err(Rejection::WrongAlgorithm));
+        assert_eq!(
+            d.verify_signature(&token, Algorithm::HS512, &a1_key()),
+            Err(Rejection::WrongAlgorithm)
+        );
     }
 
     #[test]
@@ -158,7 +177,11 @@ mod tests {
     #[test]
     fn pgjwt_documented_token_is_reproduced() {
         // pgjwt README: sign('{"sub":"1234567890","name":"John Doe","admin":true}', 'secret')
-        let t = encode(r#"{"sub":"1234567890","name":"John Doe","admin":true}"#, Algorithm::HS256, b"secret");
+        let t = encode(
+            r#"{"sub":"1234567890","name":"John Doe","admin":true}"#,
+            Algorithm::HS256,
+            b"secret",
+        );
         assert_eq!(
             t,
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ"
@@ -187,14 +210,42 @@ mod tests {
     fn structural_rejections() {
         let good_sig = base64url::encode(&[0u8; 32]);
         let cases: Vec<(String, Rejection)> = vec![
-            ("".into(), Rejection::Malformed("expected 3 segments separated by '.'")),
-            ("a.b".into(), Rejection::Malformed("expected 3 segments separated by '.'")),
-            ("a.b.c.d".into(), Rejection::Malformed("expected 3 segments separated by '.'")),
-            (format!("!!.{}.{good_sig}", b64("{}")), Rejection::Malformed("header is not base64url")),
-            (format!("{}.{}.{good_sig}", b64("[]"), b64("{}")), Rejection::Malformed("header is not a JSON object")),
-            (format!("{}.{}.{good_sig}", b64(r#"{"alg":"HS256"}"#), b64("1")), Rejection::Malformed("payload is not a JSON object")),
-            (format!("{}.{}.{good_sig}", b64("{}"), base64url::encode(&[0xff, 0xfe])), Rejection::Malformed("payload is not UTF-8")),
-            (format!("{}.{}.a=", b64("{}"), b64("{}")), Rejection::Malformed("signature is not base64url")),
+            (
+                "".into(),
+                Rejection::Malformed("expected 3 segments separated by '.'"),
+            ),
+            (
+                "a.b".into(),
+                Rejection::Malformed("expected 3 segments separated by '.'"),
+            ),
+            (
+                "a.b.c.d".into(),
+                Rejection::Malformed("expected 3 segments separated by '.'"),
+            ),
+            (
+                format!("!!.{}.{good_sig}", b64("{}")),
+                Rejection::Malformed("header is not base64url"),
+            ),
+            (
+                format!("{}.{}.{good_sig}", b64("[]"), b64("{}")),
+                Rejection::Malformed("header is not a JSON object"),
+            ),
+            (
+                format!("{}.{}.{good_sig}", b64(r#"{"alg":"HS256"}"#), b64("1")),
+                Rejection::Malformed("payload is not a JSON object"),
+            ),
+            (
+                format!(
+                    "{}.{}.{good_sig}",
+                    b64("{}"),
+                    base64url::encode(&[0xff, 0xfe])
+                ),
+                Rejection::Malformed("payload is not UTF-8"),
+            ),
+            (
+                format!("{}.{}.a=", b64("{}"), b64("{}")),
+                Rejection::Malformed("signature is not base64url"),
+            ),
             ("a".repeat(MAX_TOKEN_BYTES + 1), Rejection::TooLarge),
         ];
         for (token, want) in cases {
@@ -206,15 +257,42 @@ mod tests {
     fn algorithm_rejections() {
         let key = [1u8; 32];
         let sig = base64url::encode(&[0u8; 32]);
-        for header in [r#"{"alg":"none"}"#, r#"{"alg":"None"}"#, r#"{"alg":"NONE"}"#, r#"{"alg":"HS512"}"#, r#"{"alg":"hs256"}"#, r#"{"alg":1}"#] {
+        for header in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"None"}"#,
+            r#"{"alg":"NONE"}"#,
+            r#"{"alg":"HS512"}"#,
+            r#"{"alg":"hs256"}"#,
+            r#"{"alg":1}"#,
+        ] {
             let t = format!("{}.{}.{sig}", b64(header), b64("{}"));
-            assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS256, &key), Err(Rejection::WrongAlgorithm), "{header}");
+            assert_eq!(
+                decode(&t)
+                    .unwrap()
+                    .verify_signature(&t, Algorithm::HS256, &key),
+                Err(Rejection::WrongAlgorithm),
+                "{header}"
+            );
         }
         let t = format!("{}.{}.{sig}", b64(r#"{"typ":"JWT"}"#), b64("{}"));
-        assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS256, &key), Err(Rejection::Malformed("header has no \"alg\"")));
+        assert_eq!(
+            decode(&t)
+                .unwrap()
+                .verify_signature(&t, Algorithm::HS256, &key),
+            Err(Rejection::Malformed("header has no \"alg\""))
+        );
         // alg none with an empty signature: still refused for the algorithm, before any MAC.
-        let t = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(r#"{"role":"admin"}"#));
-        assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS256, &key), Err(Rejection::WrongAlgorithm));
+        let t = format!(
+            "{}.{}.",
+            b64(r#"{"alg":"none"}"#),
+            b64(r#"{"role":"admin"}"#)
+        );
+        assert_eq!(
+            decode(&t)
+                .unwrap()
+                .verify_signature(&t, Algorithm::HS256, &key),
+            Err(Rejection::WrongAlgorithm)
+        );
     }
 
     #[test]
@@ -223,12 +301,33 @@ mod tests {
         let t = encode(r#"{"role":"user"}"#, Algorithm::HS256, &key);
         let (signing_input, sig) = t.rsplit_once('.').unwrap();
         let stripped = format!("{signing_input}.");
-        assert_eq!(decode(&stripped).unwrap().verify_signature(&stripped, Algorithm::HS256, &key), Err(Rejection::Malformed("signature has the wrong length")));
+        assert_eq!(
+            decode(&stripped)
+                .unwrap()
+                .verify_signature(&stripped, Algorithm::HS256, &key),
+            Err(Rejection::Malformed("signature has the wrong length"))
+        );
         let truncated = format!("{signing_input}.{}", &sig[..20]);
-        assert!(decode(&truncated).and_then(|d| d.verify_signature(&truncated, Algorithm::HS256, &key)).is_err());
-        let tampered = format!("{}.{}.{sig}", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(r#"{"role":"admin"}"#));
-        assert_eq!(decode(&tampered).unwrap().verify_signature(&tampered, Algorithm::HS256, &key), Err(Rejection::BadSignature));
+        assert!(decode(&truncated)
+            .and_then(|d| d.verify_signature(&truncated, Algorithm::HS256, &key))
+            .is_err());
+        let tampered = format!(
+            "{}.{}.{sig}",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(r#"{"role":"admin"}"#)
+        );
+        assert_eq!(
+            decode(&tampered)
+                .unwrap()
+                .verify_signature(&tampered, Algorithm::HS256, &key),
+            Err(Rejection::BadSignature)
+        );
         // An HS256 token presented to an HS512 verifier.
-        assert_eq!(decode(&t).unwrap().verify_signature(&t, Algorithm::HS512, &[9u8; 64]), Err(Rejection::WrongAlgorithm));
+        assert_eq!(
+            decode(&t)
+                .unwrap()
+                .verify_signature(&t, Algorithm::HS512, &[9u8; 64]),
+            Err(Rejection::WrongAlgorithm)
+        );
     }
 }

@@ -19,20 +19,26 @@ pub struct ParsedHash {
 
 pub fn parse_hash(hash: &str) -> Option<ParsedHash> {
     let b = hash.as_bytes();
-    if b.len() != 60 || !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$")) {
+    if b.len() != 60
+        || !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
+    {
         return None;
     }
     if !b[4].is_ascii_digit() || !b[5].is_ascii_digit() || b[6] != b'$' {
         return None;
     }
     let cost = u32::from(b[4] - b'0') * 10 + u32::from(b[5] - b'0');
-    let body_ok = b[7..].iter().all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/');
+    let body_ok = b[7..]
+        .iter()
+        .all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/');
     (body_ok && (MIN_COST..=31).contains(&cost)).then_some(ParsedHash { cost })
 }
 
 pub fn check_password(password: &str) -> Result<(), AuthError> {
     if password.is_empty() {
-        return Err(AuthError::InvalidParameter("password must not be empty".into()));
+        return Err(AuthError::InvalidParameter(
+            "password must not be empty".into(),
+        ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(AuthError::InvalidParameter(format!(
@@ -47,7 +53,9 @@ pub fn check_cost(cost: u32) -> Result<(), AuthError> {
     if (MIN_COST..=MAX_COST).contains(&cost) {
         Ok(())
     } else {
-        Err(AuthError::InvalidParameter(format!("bcrypt cost {cost} is outside {MIN_COST}..{MAX_COST}")))
+        Err(AuthError::InvalidParameter(format!(
+            "bcrypt cost {cost} is outside {MIN_COST}..{MAX_COST}"
+        )))
     }
 }
 
@@ -63,11 +71,16 @@ pub fn hash(password: &str, cost: u32) -> Result<String, AuthError> {
 /// error (22P02), as is one whose cost is over [`MAX_COST`] (22023).
 pub fn verify(password: &str, hash: &str) -> Result<bool, AuthError> {
     check_password(password)?;
-    let parsed = parse_hash(hash).ok_or_else(|| AuthError::InvalidText("not a bcrypt hash ($2a$, $2b$ or $2y$)".into()))?;
+    let parsed = parse_hash(hash)
+        .ok_or_else(|| AuthError::InvalidText("not a bcrypt hash ($2a$, $2b$ or $2y$)".into()))?;
     if parsed.cost > MAX_COST {
-        return Err(AuthError::InvalidParameter(format!("bcrypt cost {} is above {MAX_COST}", parsed.cost)));
+        return Err(AuthError::InvalidParameter(format!(
+            "bcrypt cost {} is above {MAX_COST}",
+            parsed.cost
+        )));
     }
-    bcrypt::verify(password, hash).map_err(|_| AuthError::InvalidText("not a bcrypt hash ($2a$, $2b$ or $2y$)".into()))
+    bcrypt::verify(password, hash)
+        .map_err(|_| AuthError::InvalidText("not a bcrypt hash ($2a$, $2b$ or $2y$)".into()))
 }
 
 /// A well-formed hash of the given cost that no password matches in practice: verifying against it
@@ -118,18 +131,41 @@ mod tests {
 
     #[test]
     fn malformed_hashes_are_22p02() {
-        for bad in ["", "plain", "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "$2a$5$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWx", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe!", "$1$abc$def", "$2a$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"] {
+        for bad in [
+            "",
+            "plain",
+            "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+            "$2a$5$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWx",
+            "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe",
+            "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe!",
+            "$1$abc$def",
+            "$2a$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+        ] {
             assert_eq!(verify("pw", bad).unwrap_err().sqlstate(), "22P02", "{bad}");
         }
-        assert_eq!(verify("pw", "$2a$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW").unwrap_err().sqlstate(), "22023");
+        assert_eq!(
+            verify(
+                "pw",
+                "$2a$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
+            )
+            .unwrap_err()
+            .sqlstate(),
+            "22023"
+        );
     }
 
     #[test]
     fn costs_and_rehash() {
         assert!(check_cost(3).is_err());
         assert!(check_cost(21).is_err());
-        assert!(needs_rehash("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", 10));
-        assert!(!needs_rehash("$2a$10$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", 10));
+        assert!(needs_rehash(
+            "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+            10
+        ));
+        assert!(!needs_rehash(
+            "$2a$10$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+            10
+        ));
         assert_eq!(parse_hash(&dummy_hash(12)).unwrap().cost, 12);
         assert!(!verify("anything", &dummy_hash(4)).unwrap());
     }

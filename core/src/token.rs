@@ -14,7 +14,8 @@ const ENCODED_LEN: usize = 43; // base64url of 32 bytes, unpadded
 
 fn random_text() -> Result<String, AuthError> {
     let mut bytes = [0u8; RANDOM_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| AuthError::Internal(format!("the OS random generator failed: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AuthError::Internal(format!("the OS random generator failed: {e}")))?;
     Ok(base64url::encode(&bytes))
 }
 
@@ -43,7 +44,8 @@ pub fn looks_like_refresh_token(t: &str) -> bool {
 }
 
 pub fn looks_like_api_key(k: &str) -> bool {
-    k.strip_prefix(API_KEY_PREFIX).is_some_and(looks_like_refresh_token)
+    k.strip_prefix(API_KEY_PREFIX)
+        .is_some_and(looks_like_refresh_token)
 }
 
 /// What is stored instead of the credential.
@@ -70,7 +72,14 @@ mod tests {
         assert!(k.starts_with("pgauth_"));
         assert!(looks_like_api_key(&k));
         assert_eq!(api_key_display_prefix(&k).len(), 13);
-        for bad in ["", "pgauth_", "pgauth_short", "xxauth_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &format!("{k}x"), &k.replace('_', "+")] {
+        for bad in [
+            "",
+            "pgauth_",
+            "pgauth_short",
+            "xxauth_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            &format!("{k}x"),
+            &k.replace('_', "+"),
+        ] {
             assert!(!looks_like_api_key(bad), "{bad}");
         }
         assert_eq!(api_key_display_prefix("pg"), "pg");

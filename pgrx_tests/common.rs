@@ -1,0 +1,52 @@
+//! Helpers shared by the in-database tests.
+
+use pgrx::prelude::*;
+
+/// Runs `sql` and returns the SQLSTATE and message it fails with; panics if it succeeds.
+/// The statement runs in a subtransaction, so the test can go on after it.
+pub fn error_of(sql: &str) -> (String, String) {
+    let quoted = sql.replace('\'', "''");
+    let row =
+        Spi::get_two::<String, String>(&format!("SELECT * FROM tests.sqlstate_of('{quoted}')"))
+            .expect("sqlstate_of failed");
+    match row {
+        (Some(state), Some(message)) => (state, message),
+        _ => panic!("expected an error from: {sql}"),
+    }
+}
+
+/// Asserts `sql` fails with `state` and a message containing `needle`.
+pub fn assert_error(sql: &str, state: &str, needle: &str) {
+    let (got, message) = error_of(sql);
+    assert_eq!(got, state, "{sql}: {message}");
+    assert!(
+        message.contains(needle),
+        "{sql}: message {message:?} lacks {needle:?}"
+    );
+}
+
+pub fn one<T: pgrx::datum::FromDatum + pgrx::datum::IntoDatum>(sql: &str) -> Option<T> {
+    Spi::get_one::<T>(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+pub fn run(sql: &str) {
+    Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+extension_sql!(
+    r#"
+CREATE SCHEMA IF NOT EXISTS tests;
+-- Privilege tests switch to unprivileged roles and still call these helpers.
+GRANT USAGE ON SCHEMA tests TO PUBLIC;
+-- Runs a statement and reports how it failed (NULLs when it did not), inside a subtransaction.
+CREATE FUNCTION tests.sqlstate_of(stmt text, OUT state text, OUT message text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+END
+$$;
+"#,
+    name = "tests_common"
+);

@@ -1,0 +1,391 @@
+//! JWT functions in the database: pgjwt compatibility, the server-keyed API, settings, privileges.
+
+#[pgrx::pg_schema]
+mod tests {
+    use crate::pgrx_tests::common::{assert_error, error_of, one, run};
+    use pgrx::prelude::*;
+
+    // pgjwt's README example (also jwt.io's): sign('{"sub":"1234567890","name":"John Doe","admin":true}', 'secret').
+    const PGJWT_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ";
+    // RFC 7515 Appendix A.1: token and its binary key (base64url), from shared/vectors.
+    const A1_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const A1_KEY: &str =
+        "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+
+    fn text(sql: &str) -> String {
+        one::<String>(sql).unwrap_or_else(|| panic!("{sql} returned NULL"))
+    }
+
+    #[pg_test]
+    fn jwt_sign_matches_pgjwt_documented_token() {
+        let t = text(
+            r#"SELECT auth.sign('{"sub":"1234567890","name":"John Doe","admin":true}', 'secret')"#,
+        );
+        assert_eq!(t, PGJWT_TOKEN);
+        // The payload text is signed as given: whitespace and key order are kept.
+        let spaced = text(r#"SELECT auth.sign('{"b": 1,  "a": 2}', 'secret')"#);
+        assert_eq!(
+            text(&format!(
+                "SELECT convert_from(auth.url_decode(split_part('{spaced}', '.', 2)), 'UTF8')"
+            )),
+            r#"{"b": 1,  "a": 2}"#
+        );
+    }
+
+    #[pg_test]
+    fn jwt_pgjwt_verify_semantics() {
+        let row = Spi::get_three::<pgrx::Json, pgrx::Json, bool>(&format!(
+            "SELECT header, payload, valid FROM auth.verify('{PGJWT_TOKEN}', 'secret')"
+        ))
+        .unwrap();
+        assert_eq!(row.0.unwrap().0["alg"], "HS256");
+        assert_eq!(row.1.unwrap().0["name"], "John Doe");
+        assert_eq!(row.2, Some(true));
+        assert_eq!(
+            one::<bool>(&format!(
+                "SELECT valid FROM auth.verify('{PGJWT_TOKEN}', 'wrong')"
+            )),
+            Some(false)
+        );
+        assert_eq!(
+            one::<bool>(&format!(
+                "SELECT valid FROM auth.verify('{PGJWT_TOKEN}', 'secret', 'HS512')"
+            )),
+            Some(false)
+        );
+        for (payload, valid) in [
+            (r#"{"exp": 1}"#, false),
+            (r#"{"exp": "1"}"#, false),
+            (r#"{"exp": 99999999999}"#, true),
+            (r#"{"nbf": 99999999999}"#, false),
+            (r#"{"nbf": 1, "exp": "never"}"#, true),
+            (r#"{"exp": true}"#, true),
+        ] {
+            let got = one::<bool>(&format!(
+                "SELECT valid FROM auth.verify(auth.sign('{payload}', 'k'), 'k')"
+            ));
+            assert_eq!(got, Some(valid), "{payload}");
+        }
+        // exp exactly now is invalid (pgjwt's half-open range).
+        assert_eq!(one::<bool>("SELECT valid FROM auth.verify(auth.sign(json_build_object('exp', extract(epoch from now())), 'k'), 'k')"), Some(false));
+    }
+
+    #[pg_test]
+    fn jwt_every_algorithm_round_trips() {
+        for alg in ["HS256", "HS384", "HS512"] {
+            let valid = one::<bool>(&format!("SELECT valid FROM auth.verify(auth.sign('{{\"a\":1}}', 'k', '{alg}'), 'k', '{alg}')"));
+            assert_eq!(valid, Some(true), "{alg}");
+            let header = text(&format!("SELECT header::text FROM auth.verify(auth.sign('{{}}', 'k', '{alg}'), 'k', '{alg}')"));
+            assert_eq!(header, format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        }
+    }
+
+    #[pg_test]
+    fn jwt_pgjwt_bad_arguments() {
+        assert_error(
+            "SELECT auth.sign('{}', 'k', 'none')",
+            "22023",
+            "unsupported algorithm",
+        );
+        assert_error(
+            "SELECT auth.sign('{}', 'k', 'hs256')",
+            "22023",
+            "unsupported algorithm",
+        );
+        assert_error(
+            "SELECT * FROM auth.verify('a.b.c', 'k', 'RS256')",
+            "22023",
+            "unsupported algorithm",
+        );
+        assert_error(
+            "SELECT auth.sign('{}', '')",
+            "22023",
+            "secret must not be empty",
+        );
+        assert_error(
+            "SELECT * FROM auth.verify('a.b', 'k')",
+            "22P02",
+            "expected 3 segments",
+        );
+        assert_error(
+            "SELECT * FROM auth.verify('!.e30.', 'k')",
+            "22P02",
+            "header is not base64url",
+        );
+        assert_error(
+            "SELECT * FROM auth.verify('W10.e30.', 'k')",
+            "22P02",
+            "header is not a JSON object",
+        );
+        assert_error(
+            "SELECT auth.url_decode('a+b/')",
+            "22P02",
+            "invalid base64url",
+        );
+        // NULL in, NULL out (and no row from the table function).
+        assert_eq!(one::<String>("SELECT auth.sign(NULL, 'k')"), None);
+        assert_eq!(one::<String>("SELECT auth.sign('{}', NULL)"), None);
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM auth.verify(NULL, 'k')"),
+            Some(0)
+        );
+        assert_eq!(one::<String>("SELECT auth.url_encode(NULL)"), None);
+    }
+
+    #[pg_test]
+    fn jwt_url_encode_decode() {
+        assert_eq!(text(r"SELECT auth.url_encode('\xfbff'::bytea)"), "-_8");
+        assert_eq!(
+            text("SELECT auth.url_encode(convert_to('foobar', 'UTF8'))"),
+            "Zm9vYmFy"
+        );
+        assert_eq!(
+            text("SELECT convert_from(auth.url_decode('Zm9vYg'), 'UTF8')"),
+            "foob"
+        );
+        assert_eq!(
+            text("SELECT convert_from(auth.url_decode('Zm9vYg=='), 'UTF8')"),
+            "foob"
+        );
+    }
+
+    #[pg_test]
+    fn jwt_sign_adds_iat_and_default_exp() {
+        let claims = text(
+            "SELECT auth.jwt_verify(auth.jwt_sign('{\"sub\":\"alice\",\"role\":\"web\"}'))::text",
+        );
+        let v: serde_json::Value = serde_json::from_str(&claims).unwrap();
+        let now = one::<i64>("SELECT floor(extract(epoch from now()))::bigint").unwrap();
+        assert_eq!(v["sub"], "alice");
+        assert_eq!(v["iat"], now);
+        assert_eq!(v["exp"], now + 3600);
+        // A given exp is kept; the TTL setting moves the default.
+        let exp = text("SELECT auth.jwt_verify(auth.jwt_sign('{\"exp\": 99999999999}')) ->> 'exp'");
+        assert_eq!(exp, "99999999999");
+        run("SET LOCAL auth.access_token_ttl = 60");
+        assert_eq!(one::<i64>("SELECT (auth.jwt_verify(auth.jwt_sign('{}')) ->> 'exp')::bigint - floor(extract(epoch from now()))::bigint"), Some(60));
+        assert_error(
+            "SELECT auth.jwt_sign('[1]')",
+            "22023",
+            "claims must be a JSON object",
+        );
+        assert_eq!(one::<String>("SELECT auth.jwt_sign(NULL)"), None);
+        assert_eq!(
+            one::<pgrx::JsonB>("SELECT auth.jwt_verify(NULL)").map(|j| j.0),
+            None
+        );
+    }
+
+    #[pg_test]
+    fn jwt_verify_rejections_are_pt401_without_the_token() {
+        let good = text("SELECT auth.jwt_sign('{\"role\":\"web\"}')");
+        let (h, rest) = good.split_once('.').unwrap();
+        let (_, s) = rest.split_once('.').unwrap();
+        let admin = text("SELECT auth.url_encode(convert_to('{\"role\":\"admin\"}', 'UTF8'))");
+        let none_header = text("SELECT auth.url_encode(convert_to('{\"alg\":\"none\"}', 'UTF8'))");
+        let key = "test-secret-that-is-at-least-32-bytes-long";
+        let cases = [
+            (format!("{h}.{admin}.{s}"), "bad signature"),
+            (format!("{none_header}.{admin}."), "wrong algorithm"),
+            (text(&format!("SELECT auth.sign('{{\"role\":\"web\"}}', '{key}', 'HS512')")), "wrong algorithm"),
+            (text(&format!("SELECT auth.sign('{{\"exp\": 1}}', '{key}')")), "token expired"),
+            (text(&format!("SELECT auth.sign(json_build_object('nbf', extract(epoch from now()) + 120), '{key}')")), "token not yet valid"),
+            (text(&format!("SELECT auth.sign('{{\"exp\": \"tomorrow\"}}', '{key}')")), "\"exp\" is not a number"),
+            ("not-a-token".into(), "malformed token"),
+            (format!("{h}.{rest}.x"), "malformed token"),
+            (format!("{h}.{}.{s}", &rest[..rest.find('.').unwrap()]).replace(&s[..4], "AAAA"), "bad signature"),
+        ];
+        for (token, reason) in cases {
+            let (state, message) = error_of(&format!("SELECT auth.jwt_verify('{token}')"));
+            assert_eq!(state, "PT401", "{token}: {message}");
+            assert!(message.contains(reason), "{message} lacks {reason}");
+            assert!(
+                !message.contains(&token),
+                "the token leaked into: {message}"
+            );
+        }
+        // Leeway: a token expired 10 s ago still passes with the default 30 s, not with 0.
+        let recent = text(&format!("SELECT auth.sign(json_build_object('exp', extract(epoch from now())::bigint - 10), '{key}')"));
+        assert!(one::<pgrx::JsonB>(&format!("SELECT auth.jwt_verify('{recent}')")).is_some());
+        run("SET LOCAL auth.jwt_leeway = 0");
+        assert_error(
+            &format!("SELECT auth.jwt_verify('{recent}')"),
+            "PT401",
+            "token expired",
+        );
+        // A token over the size bound is refused before decoding.
+        assert_error(
+            &format!("SELECT auth.jwt_verify(repeat('a', {}))", 16 * 1024 + 1),
+            "PT401",
+            "longer than 16384 bytes",
+        );
+    }
+
+    #[pg_test]
+    fn jwt_audience_and_issuer() {
+        run("SET LOCAL auth.jwt_audience = 'api'");
+        run("SET LOCAL auth.jwt_issuer = 'https://auth.example'");
+        let claims = text("SELECT auth.jwt_verify(auth.jwt_sign('{}'))::text");
+        assert!(
+            claims.contains(r#""aud": "api""#)
+                && claims.contains(r#""iss": "https://auth.example""#),
+            "{claims}"
+        );
+        assert_error(
+            "SELECT auth.jwt_verify(auth.jwt_sign('{\"aud\":\"web\"}'))",
+            "PT401",
+            "wrong audience",
+        );
+        assert!(one::<pgrx::JsonB>(
+            "SELECT auth.jwt_verify(auth.jwt_sign('{\"aud\":[\"web\",\"api\"]}'))"
+        )
+        .is_some());
+        assert_error(
+            "SELECT auth.jwt_verify(auth.jwt_sign('{\"iss\":\"evil\"}'))",
+            "PT401",
+            "wrong issuer",
+        );
+    }
+
+    #[pg_test]
+    fn jwt_rfc7515_a1_with_binary_base64_key() {
+        run(&format!("SET LOCAL auth.jwt_secret = '{A1_KEY}'"));
+        run("SET LOCAL auth.jwt_secret_is_base64 = on");
+        // Its exp (2011) is long past: refused as expired, which means the signature verified.
+        assert_error(
+            &format!("SELECT auth.jwt_verify('{A1_TOKEN}')"),
+            "PT401",
+            "token expired",
+        );
+        let tampered = A1_TOKEN.replace("dBjft", "dBjfu");
+        assert_error(
+            &format!("SELECT auth.jwt_verify('{tampered}')"),
+            "PT401",
+            "bad signature",
+        );
+        // Same key read as text is another key.
+        run("SET LOCAL auth.jwt_secret_is_base64 = off");
+        assert_error(
+            &format!("SELECT auth.jwt_verify('{A1_TOKEN}')"),
+            "PT401",
+            "bad signature",
+        );
+    }
+
+    #[pg_test]
+    fn jwt_algorithm_setting_pins_verification() {
+        run("SET LOCAL auth.jwt_secret = 'a-sixty-four-byte-key-for-hs512-a-sixty-four-byte-key-for-hs512!'");
+        run("SET LOCAL auth.jwt_algorithm = 'HS512'");
+        let t = text("SELECT auth.jwt_sign('{}')");
+        assert!(t.starts_with("eyJhbGciOiJIUzUxMiIs"), "{t}");
+        assert!(one::<pgrx::JsonB>(&format!("SELECT auth.jwt_verify('{t}')")).is_some());
+        run("SET LOCAL auth.jwt_algorithm = 'HS256'");
+        assert_error(
+            &format!("SELECT auth.jwt_verify('{t}')"),
+            "PT401",
+            "wrong algorithm",
+        );
+        run("SET LOCAL auth.jwt_algorithm = 'none'");
+        assert_error(
+            "SELECT auth.jwt_sign('{}')",
+            "22023",
+            "unsupported algorithm",
+        );
+    }
+
+    #[pg_test]
+    fn jwt_key_configuration_and_fallbacks() {
+        let fallback = "a-pgrst-secret-of-more-than-32-bytes!!";
+        run("SET LOCAL auth.jwt_secret = ''");
+        assert_error(
+            "SELECT auth.jwt_sign('{}')",
+            "22023",
+            "no JWT key is configured",
+        );
+        run(&format!("SET LOCAL pgrst.jwt_secret = '{fallback}'"));
+        let t = text("SELECT auth.jwt_sign('{}')");
+        assert_eq!(
+            one::<bool>(&format!(
+                "SELECT valid FROM auth.verify('{t}', '{fallback}')"
+            )),
+            Some(true)
+        );
+        run("SET LOCAL pgrst.jwt_secret = ''");
+        run(&format!("SET LOCAL app.settings.jwt_secret = '{fallback}'"));
+        let t = text("SELECT auth.jwt_sign('{}')");
+        assert_eq!(
+            one::<bool>(&format!(
+                "SELECT valid FROM auth.verify('{t}', '{fallback}')"
+            )),
+            Some(true)
+        );
+        run("SET LOCAL auth.jwt_secret = 'short-key'");
+        let (state, message) = error_of("SELECT auth.jwt_sign('{}')");
+        assert_eq!(state, "22023");
+        assert!(
+            message.contains("9 bytes") && !message.contains("short-key"),
+            "{message}"
+        );
+        run("SET LOCAL auth.jwt_secret = 'not base64!'");
+        run("SET LOCAL auth.jwt_secret_is_base64 = on");
+        assert_error("SELECT auth.jwt_sign('{}')", "22023", "not valid base64");
+    }
+
+    #[pg_test]
+    fn jwt_secret_and_signing_are_closed_to_other_roles() {
+        run("CREATE ROLE jwt_probe NOLOGIN");
+        run("SET LOCAL ROLE jwt_probe");
+        assert_error(
+            "SELECT current_setting('auth.jwt_secret')",
+            "42501",
+            "auth.jwt_secret",
+        );
+        assert_error("SHOW auth.jwt_secret", "42501", "auth.jwt_secret");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM pg_settings WHERE name = 'auth.jwt_secret'"),
+            Some(0)
+        );
+        assert_error(
+            "SET auth.jwt_secret = 'attacker-chosen-key-of-32-bytes-or-more'",
+            "42501",
+            "auth.jwt_secret",
+        );
+        assert_error("SET auth.jwt_leeway = 99999", "42501", "auth.jwt_leeway");
+        assert_error(
+            "SELECT auth.jwt_sign('{\"role\":\"postgres\"}')",
+            "42501",
+            "permission denied",
+        );
+        assert_error(
+            "SELECT auth.jwt_verify('a.b.c')",
+            "42501",
+            "permission denied",
+        );
+        assert_error("SELECT auth.sign('{}', 'k')", "42501", "permission denied");
+        assert_error(
+            "SELECT * FROM auth._jwt_verify('a.b.c')",
+            "42501",
+            "permission denied",
+        );
+        // The claim helpers are for everyone.
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"u1\",\"role\":\"web\",\"org\":7}', true)");
+        assert_eq!(one::<String>("SELECT auth.uid()").as_deref(), Some("u1"));
+        assert_eq!(one::<String>("SELECT auth.role()").as_deref(), Some("web"));
+        assert_eq!(
+            one::<String>("SELECT auth.claim('org')").as_deref(),
+            Some("7")
+        );
+        assert_eq!(one::<String>("SELECT auth.claim('missing')"), None);
+    }
+
+    #[pg_test]
+    fn jwt_claim_helpers_outside_a_request() {
+        assert_eq!(text("SELECT auth.claims()::text"), "{}");
+        run("SELECT set_config('request.jwt.claims', '', true)");
+        assert_eq!(text("SELECT auth.claims()::text"), "{}");
+        assert_eq!(one::<String>("SELECT auth.uid()"), None);
+        assert_eq!(one::<String>("SELECT auth.claim(NULL)"), None);
+        let volatility = text("SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc WHERE oid IN ('auth.claims()'::regprocedure, 'auth.claim(text)'::regprocedure, 'auth.uid()'::regprocedure, 'auth.role()'::regprocedure)");
+        assert_eq!(volatility, "s", "claim helpers are STABLE");
+    }
+}

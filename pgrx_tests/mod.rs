@@ -1,0 +1,5 @@
+//! In-database tests, run by `cargo pgrx test`. pgrx runs every `#[pg_test]` in schema `tests`,
+//! so each file holds one `#[pg_schema] mod tests` and prefixes its test names.
+
+mod common;
+mod jwt;

@@ -1,0 +1,47 @@
+-- JWT: the strict verifier's PT401 wrapper and the claim helpers for row-level security.
+
+-- pgrx cannot raise PTxxx codes, so the Rust verifier returns its rejection and this raises it.
+-- PostgREST turns PT401 into HTTP 401. The message names the reason, never the token.
+CREATE FUNCTION auth.jwt_verify(token text) RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT v.claims, v.rejection INTO r FROM auth._jwt_verify(token) AS v;
+    IF r.rejection IS NOT NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'invalid token: ' || r.rejection;
+    END IF;
+    RETURN r.claims;
+END
+$$;
+COMMENT ON FUNCTION auth.jwt_verify(text) IS
+    'Verifies a token with the server key (algorithm, signature, exp/nbf with leeway, aud, iss); raises PT401 naming the reason.';
+
+-- The claims PostgREST put in request.jwt.claims for this request; {} outside a request.
+CREATE FUNCTION auth.claims() RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb, '{}'::jsonb) $$;
+
+CREATE FUNCTION auth.claim(name text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT auth.claims() ->> name $$;
+
+CREATE FUNCTION auth.uid() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT auth.claims() ->> 'sub' $$;
+
+CREATE FUNCTION auth.role() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT auth.claims() ->> 'role' $$;
+
+-- pgjwt 0.2.0's API, so its users switch by changing the schema. Thin SQL wrappers (inlined by
+-- the planner) keep the payload's JSON text exactly as given.
+CREATE FUNCTION auth.sign(payload json, secret text, algorithm text DEFAULT 'HS256') RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT auth._sign(payload::text, secret, algorithm) $$;
+
+CREATE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
+RETURNS TABLE(header json, payload json, valid boolean)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$ SELECT v.header::json, v.payload::json, v.valid FROM auth._verify(token, secret, algorithm) AS v $$;

@@ -1,0 +1,311 @@
+//! Every setting of the extension, in one place, with typed getters.
+//!
+//! All are `SUSET`: only a superuser (or a role granted SET on it) changes them, so no API caller
+//! can swap the key or loosen a check for its own session. The two secrets are also
+//! `SUPERUSER_ONLY | NO_SHOW_ALL`: invisible to other roles through SHOW, `current_setting` and
+//! `pg_settings`. That only holds in backends where this library is loaded before the setting
+//! is read, hence the README's advice to put `auth` in `shared_preload_libraries`.
+
+use std::ffi::{CStr, CString};
+
+use auth_core::cookie::SameSite;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+use pgrx::pg_sys;
+
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CookieSameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+pub static JWT_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static JWT_SECRET_IS_BASE64: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static JWT_ALGORITHM: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"HS256"));
+pub static JWT_AUDIENCE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static JWT_ISSUER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(30);
+pub static ACCESS_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(3600);
+
+pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
+
+pub static REFRESH_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(30 * 24 * 3600);
+pub static REFRESH_REUSE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(10);
+pub static REFRESH_COOKIE_PATH: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"/rpc/refresh_token"));
+pub static COOKIE_SAMESITE: GucSetting<CookieSameSite> =
+    GucSetting::<CookieSameSite>::new(CookieSameSite::Lax);
+pub static COOKIE_SECURE: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static TOKENS_IN_BODY: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static MAX_FAILED_LOGINS: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static LOCKOUT_WINDOW: GucSetting<i32> = GucSetting::<i32>::new(15 * 60);
+
+pub static API_KEY_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(300);
+pub static CHECK_SESSIONS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static PROXY_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+const SECRET: GucFlags = GucFlags::SUPERUSER_ONLY.union(GucFlags::NO_SHOW_ALL);
+
+fn int(
+    name: &'static CStr,
+    desc: &'static CStr,
+    s: &'static GucSetting<i32>,
+    min: i32,
+    max: i32,
+    unit: GucFlags,
+) {
+    GucRegistry::define_int_guc(name, desc, c"", s, min, max, GucContext::Suset, unit);
+}
+
+fn boolean(name: &'static CStr, desc: &'static CStr, s: &'static GucSetting<bool>) {
+    GucRegistry::define_bool_guc(name, desc, c"", s, GucContext::Suset, GucFlags::default());
+}
+
+fn string(
+    name: &'static CStr,
+    desc: &'static CStr,
+    s: &'static GucSetting<Option<CString>>,
+    flags: GucFlags,
+) {
+    GucRegistry::define_string_guc(name, desc, c"", s, GucContext::Suset, flags);
+}
+
+pub fn init() {
+    string(c"auth.jwt_secret", c"Key for signing and verifying JWTs (falls back to pgrst.jwt_secret, then app.settings.jwt_secret).", &JWT_SECRET, SECRET);
+    boolean(
+        c"auth.jwt_secret_is_base64",
+        c"auth.jwt_secret is base64 (standard or URL-safe).",
+        &JWT_SECRET_IS_BASE64,
+    );
+    string(
+        c"auth.jwt_algorithm",
+        c"JWT algorithm: HS256, HS384 or HS512.",
+        &JWT_ALGORITHM,
+        GucFlags::default(),
+    );
+    string(
+        c"auth.jwt_audience",
+        c"When set, tokens carry this aud and jwt_verify requires it.",
+        &JWT_AUDIENCE,
+        GucFlags::default(),
+    );
+    string(
+        c"auth.jwt_issuer",
+        c"When set, tokens carry this iss and jwt_verify requires it.",
+        &JWT_ISSUER,
+        GucFlags::default(),
+    );
+    int(
+        c"auth.jwt_leeway",
+        c"Clock skew allowed on exp, nbf and iat.",
+        &JWT_LEEWAY,
+        0,
+        3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.access_token_ttl",
+        c"Lifetime of access tokens.",
+        &ACCESS_TOKEN_TTL,
+        1,
+        7 * 24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.bcrypt_cost",
+        c"bcrypt cost for new password hashes.",
+        &BCRYPT_COST,
+        4,
+        20,
+        GucFlags::default(),
+    );
+    int(
+        c"auth.refresh_token_ttl",
+        c"Lifetime of refresh tokens.",
+        &REFRESH_TOKEN_TTL,
+        60,
+        366 * 24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.refresh_reuse_interval",
+        c"Grace period in which a spent refresh token may be presented again (concurrent tabs).",
+        &REFRESH_REUSE_INTERVAL,
+        0,
+        300,
+        GucFlags::UNIT_S,
+    );
+    string(
+        c"auth.refresh_cookie_path",
+        c"Path attribute of the refresh_token cookie.",
+        &REFRESH_COOKIE_PATH,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"auth.cookie_samesite",
+        c"SameSite attribute of session cookies.",
+        c"",
+        &COOKIE_SAMESITE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    boolean(
+        c"auth.cookie_secure",
+        c"Mark session cookies Secure (turn off only for plain-http development).",
+        &COOKIE_SECURE,
+    );
+    boolean(
+        c"auth.tokens_in_body",
+        c"login and refresh_token also return the tokens in their JSON result.",
+        &TOKENS_IN_BODY,
+    );
+    int(
+        c"auth.max_failed_logins",
+        c"Failed logins per username within auth.lockout_window before further attempts get 429.",
+        &MAX_FAILED_LOGINS,
+        1,
+        1000,
+        GucFlags::default(),
+    );
+    int(
+        c"auth.lockout_window",
+        c"Window for counting failed logins.",
+        &LOCKOUT_WINDOW,
+        1,
+        24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.api_key_token_ttl",
+        c"Lifetime of JWTs returned by exchange_api_key.",
+        &API_KEY_TOKEN_TTL,
+        1,
+        24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    boolean(
+        c"auth.check_sessions",
+        c"check_request refuses access tokens whose session (sid) is no longer live.",
+        &CHECK_SESSIONS,
+    );
+    string(
+        c"auth.proxy_secret",
+        c"When set, API-token and API-key requests must carry it in x-proxy-secret.",
+        &PROXY_SECRET,
+        SECRET,
+    );
+}
+
+fn text(s: &GucSetting<Option<CString>>) -> Option<String> {
+    s.get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Reads any setting, ours or not, without the privilege check SHOW applies: for the fallbacks.
+fn other_setting(name: &CStr) -> Option<String> {
+    // SAFETY: GetConfigOption with missing_ok returns NULL or a valid C string owned by the GUC
+    // machinery, which we copy at once.
+    let raw = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+    if raw.is_null() {
+        return None;
+    }
+    let value = unsafe { CStr::from_ptr(raw) }
+        .to_string_lossy()
+        .into_owned();
+    (!value.is_empty()).then_some(value)
+}
+
+/// The configured JWT secret, which setting it came from, and whether it is base64.
+pub fn jwt_secret() -> Option<(String, &'static str, bool)> {
+    if let Some(s) = text(&JWT_SECRET) {
+        return Some((s, "auth.jwt_secret", JWT_SECRET_IS_BASE64.get()));
+    }
+    if let Some(s) = other_setting(c"pgrst.jwt_secret") {
+        let b64 = other_setting(c"pgrst.jwt_secret_is_base64").is_some_and(|v| {
+            matches!(v.to_ascii_lowercase().as_str(), "true" | "on" | "1" | "yes")
+        });
+        return Some((s, "pgrst.jwt_secret", b64));
+    }
+    other_setting(c"app.settings.jwt_secret").map(|s| (s, "app.settings.jwt_secret", false))
+}
+
+pub fn jwt_algorithm() -> String {
+    text(&JWT_ALGORITHM).unwrap_or_else(|| "HS256".into())
+}
+pub fn jwt_audience() -> Option<String> {
+    text(&JWT_AUDIENCE)
+}
+pub fn jwt_issuer() -> Option<String> {
+    text(&JWT_ISSUER)
+}
+pub fn jwt_leeway() -> i32 {
+    JWT_LEEWAY.get()
+}
+pub fn access_token_ttl() -> i32 {
+    ACCESS_TOKEN_TTL.get()
+}
+pub fn bcrypt_cost() -> u32 {
+    BCRYPT_COST.get() as u32
+}
+pub fn refresh_token_ttl() -> i32 {
+    REFRESH_TOKEN_TTL.get()
+}
+pub fn refresh_reuse_interval() -> i32 {
+    REFRESH_REUSE_INTERVAL.get()
+}
+pub fn refresh_cookie_path() -> String {
+    text(&REFRESH_COOKIE_PATH).unwrap_or_else(|| "/rpc/refresh_token".into())
+}
+pub fn cookie_samesite() -> SameSite {
+    match COOKIE_SAMESITE.get() {
+        CookieSameSite::Strict => SameSite::Strict,
+        CookieSameSite::Lax => SameSite::Lax,
+        CookieSameSite::None => SameSite::None,
+    }
+}
+pub fn cookie_secure() -> bool {
+    COOKIE_SECURE.get()
+}
+pub fn tokens_in_body() -> bool {
+    TOKENS_IN_BODY.get()
+}
+pub fn max_failed_logins() -> i32 {
+    MAX_FAILED_LOGINS.get()
+}
+pub fn lockout_window() -> i32 {
+    LOCKOUT_WINDOW.get()
+}
+pub fn api_key_token_ttl() -> i32 {
+    API_KEY_TOKEN_TTL.get()
+}
+pub fn check_sessions() -> bool {
+    CHECK_SESSIONS.get()
+}
+pub fn proxy_secret() -> Option<String> {
+    text(&PROXY_SECRET)
+}
+
+/// The non-secret settings as SQL sees them, for the plpgsql flows (`auth._setting(name)`).
+/// Reading through here also loads the library, so the values are never placeholders.
+pub fn setting_text(name: &str) -> Option<String> {
+    Some(match name {
+        "jwt_algorithm" => jwt_algorithm(),
+        "jwt_leeway" => jwt_leeway().to_string(),
+        "access_token_ttl" => access_token_ttl().to_string(),
+        "bcrypt_cost" => bcrypt_cost().to_string(),
+        "refresh_token_ttl" => refresh_token_ttl().to_string(),
+        "refresh_reuse_interval" => refresh_reuse_interval().to_string(),
+        "refresh_cookie_path" => refresh_cookie_path(),
+        "cookie_samesite" => cookie_samesite().name().to_string(),
+        "cookie_secure" => cookie_secure().to_string(),
+        "tokens_in_body" => tokens_in_body().to_string(),
+        "max_failed_logins" => max_failed_logins().to_string(),
+        "lockout_window" => lockout_window().to_string(),
+        "api_key_token_ttl" => api_key_token_ttl().to_string(),
+        "check_sessions" => check_sessions().to_string(),
+        "proxy_secret_set" => proxy_secret().is_some().to_string(),
+        _ => return None,
+    })
+}
