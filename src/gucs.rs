@@ -231,6 +231,11 @@ pub fn jwt_secret() -> Option<(String, &'static str, bool)> {
     other_setting(c"app.settings.jwt_secret").map(|s| (s, "app.settings.jwt_secret", false))
 }
 
+/// True when `auth.jwt_secret` itself (not a fallback) holds a value.
+pub fn jwt_secret_configured() -> bool {
+    text(&JWT_SECRET).is_some()
+}
+
 pub fn jwt_algorithm() -> String {
     text(&JWT_ALGORITHM).unwrap_or_else(|| "HS256".into())
 }

@@ -14,6 +14,16 @@ pgrx::pg_module_magic!();
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    // SAFETY: a plain flag PostgreSQL sets while it loads shared_preload_libraries.
+    let preloaded = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
+    if !preloaded && gucs::jwt_secret_configured() {
+        // Before this backend loaded us, a postgresql.conf / ALTER SYSTEM / ALTER DATABASE value
+        // of auth.jwt_secret was an ordinary placeholder that any role could read.
+        warning!(
+            "auth.jwt_secret is set but auth is not in shared_preload_libraries: \
+             until the library loads, any role can read the setting; add auth to shared_preload_libraries"
+        );
+    }
 }
 
 extension_sql_file!(
