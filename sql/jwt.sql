@@ -2,8 +2,10 @@
 
 -- pgrx cannot raise PTxxx codes, so the Rust verifier returns its rejection and this raises it.
 -- PostgREST turns PT401 into HTTP 401. The message names the reason, never the token.
+-- SECURITY DEFINER so that granting this function alone is enough (the helper stays private).
 CREATE FUNCTION auth.jwt_verify(token text) RETURNS jsonb
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
@@ -35,13 +37,3 @@ CREATE FUNCTION auth.role() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT auth.claims() ->> 'role' $$;
 
--- pgjwt 0.2.0's API, so its users switch by changing the schema. Thin SQL wrappers (inlined by
--- the planner) keep the payload's JSON text exactly as given.
-CREATE FUNCTION auth.sign(payload json, secret text, algorithm text DEFAULT 'HS256') RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT auth._sign(payload::text, secret, algorithm) $$;
-
-CREATE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
-RETURNS TABLE(header json, payload json, valid boolean)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-AS $$ SELECT v.header::json, v.payload::json, v.valid FROM auth._verify(token, secret, algorithm) AS v $$;

@@ -53,18 +53,27 @@ fn url_decode(data: &str) -> Vec<u8> {
         .or_raise()
 }
 
-/// pgjwt's `sign` (SQL wrapper `auth.sign(json, text, text)`): the payload's JSON text as given,
-/// header `{"alg":…,"typ":"JWT"}`.
-#[pg_extern(immutable, strict, parallel_safe)]
-fn _sign(payload: &str, secret: &str, algorithm: &str) -> String {
+/// pgjwt's `sign`: the payload's JSON text exactly as given, header `{"alg":…,"typ":"JWT"}`.
+/// Declared by hand so the payload is SQL `json` yet read as its text (json is stored as text),
+/// which keeps the output byte-identical to pgjwt's.
+#[pg_extern(sql = "
+CREATE FUNCTION auth.sign(payload json, secret text, algorithm text DEFAULT 'HS256') RETURNS text
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'sign_wrapper';
+")]
+fn sign(payload: &str, secret: &str, algorithm: &str) -> String {
     let alg = Algorithm::parse(algorithm).or_raise();
     jwt::encode(payload, alg, caller_secret(secret).or_raise())
 }
 
-/// pgjwt's `verify` (SQL wrapper `auth.verify`): `valid` is false for a bad signature, another algorithm, `exp <= now` or
-/// `nbf > now`; a token that is not a JWS at all raises 22P02.
-#[pg_extern(stable, strict, parallel_safe)]
-fn _verify(
+/// pgjwt's `verify`: `valid` is false for a bad signature, another algorithm, `exp <= now` or
+/// `nbf > now`; a token that is not a JWS at all raises 22P02. Header and payload are returned as
+/// the JSON text that was signed.
+#[pg_extern(sql = "
+CREATE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
+RETURNS TABLE(header json, payload json, valid boolean)
+STABLE STRICT PARALLEL SAFE ROWS 1 LANGUAGE c AS 'MODULE_PATHNAME', 'verify_wrapper';
+")]
+fn verify(
     token: &str,
     secret: &str,
     algorithm: &str,

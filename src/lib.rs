@@ -29,7 +29,7 @@ pub extern "C-unwind" fn _PG_init() {
 extension_sql_file!(
     "../sql/jwt.sql",
     name = "jwt",
-    requires = [jwt::_jwt_verify, jwt::_sign, jwt::_verify]
+    requires = [jwt::_jwt_verify]
 );
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
