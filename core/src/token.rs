@@ -31,7 +31,8 @@ pub fn new_api_key() -> Result<String, AuthError> {
 
 /// The clear part of a key kept for display.
 pub fn api_key_display_prefix(key: &str) -> &str {
-    &key[..API_KEY_DISPLAY_LEN.min(key.len())]
+    let end = key.char_indices().nth(API_KEY_DISPLAY_LEN).map_or(key.len(), |(i, _)| i);
+    &key[..end]
 }
 
 fn is_b64url_char(b: u8) -> bool {
@@ -83,6 +84,7 @@ mod tests {
             assert!(!looks_like_api_key(bad), "{bad}");
         }
         assert_eq!(api_key_display_prefix("pg"), "pg");
+        assert_eq!(api_key_display_prefix("pgauth_€€€€€€€€"), "pgauth_€€€€€€");
     }
 
     #[test]
