@@ -3,3 +3,5 @@
 
 mod common;
 mod jwt;
+mod passwords;
+mod sessions;

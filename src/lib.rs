@@ -8,6 +8,8 @@ use pgrx::prelude::*;
 mod error;
 mod gucs;
 mod jwt;
+mod passwords;
+mod sessions;
 
 pgrx::pg_module_magic!();
 
@@ -30,6 +32,31 @@ extension_sql_file!(
     "../sql/jwt.sql",
     name = "jwt",
     requires = [jwt::_jwt_verify]
+);
+extension_sql_file!(
+    "../sql/users.sql",
+    name = "users",
+    requires = [
+        "jwt",
+        passwords::hash_password,
+        passwords::_check_password,
+        passwords::_password_to_store,
+        passwords::_login_password_matches
+    ]
+);
+extension_sql_file!(
+    "../sql/sessions.sql",
+    name = "sessions",
+    requires = [
+        "users",
+        jwt::jwt_sign,
+        jwt::_setting,
+        passwords::_password_needs_rehash,
+        sessions::_new_refresh_token,
+        sessions::_session_cookies,
+        sessions::_request_cookie,
+        sessions::_signed_claims_ignoring_time
+    ]
 );
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 

@@ -1,0 +1,1325 @@
+//! The session flow as PostgREST drives it: each "request" sets the request.* settings, switches
+//! to the role PostgREST would use, calls the function, and reads response.headers and
+//! response.status. Seed 001's curl session end to end, failures, throttling, rotation and reuse
+//! detection, expiry, logout scopes, change_password, privileges, and a concurrent refresh from
+//! two connections (dblink).
+
+#[pgrx::pg_schema]
+mod tests {
+    use crate::pgrx_tests::common::{error_of, one, run};
+    use pgrx::prelude::*;
+    use serde_json::Value;
+
+    const PASSWORD: &str = "demo password";
+
+    fn lit(s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    fn text(sql: &str) -> String {
+        one::<String>(sql).unwrap_or_else(|| panic!("{sql} returned NULL"))
+    }
+
+    fn count(sql: &str) -> i64 {
+        one::<i64>(sql).unwrap_or_else(|| panic!("{sql} returned NULL"))
+    }
+
+    /// Roles `<tag>_anon` (PostgREST's anonymous role) and `<tag>_web` (the users' role), granted
+    /// with auth.grant_session_access, and user `<tag>_demo` with [`PASSWORD`]. Cheap bcrypt.
+    fn setup(tag: &str) -> String {
+        run("SET LOCAL auth.bcrypt_cost = 4");
+        run(&format!("CREATE ROLE {tag}_anon NOLOGIN"));
+        run(&format!("CREATE ROLE {tag}_web NOLOGIN"));
+        run(&format!(
+            "SELECT auth.grant_session_access('{tag}_anon', ARRAY['{tag}_web'])"
+        ));
+        // The test helper tests.sqlstate_of lives in schema tests.
+        run(&format!(
+            "GRANT USAGE ON SCHEMA tests TO {tag}_anon, {tag}_web"
+        ));
+        add_user(tag, &format!("{tag}_demo"));
+        format!("{tag}_demo")
+    }
+
+    fn add_user(tag: &str, username: &str) {
+        run(&format!(
+            "INSERT INTO auth.users (username, password, role) VALUES ({}, {}, '{tag}_web')",
+            lit(username),
+            lit(PASSWORD)
+        ));
+    }
+
+    /// What PostgREST would send back.
+    #[derive(Debug)]
+    struct Response {
+        body: Option<Value>,
+        status: Option<String>,
+        headers: Vec<(String, String)>,
+    }
+
+    impl Response {
+        fn set_cookies(&self) -> Vec<&str> {
+            self.headers
+                .iter()
+                .filter(|(k, _)| k == "Set-Cookie")
+                .map(|(_, v)| v.as_str())
+                .collect()
+        }
+        fn set_cookie(&self, name: &str) -> Option<&str> {
+            self.set_cookies()
+                .into_iter()
+                .find(|c| c.starts_with(&format!("{name}=")))
+        }
+        /// The value a Set-Cookie gives to cookie `name`.
+        fn cookie(&self, name: &str) -> Option<String> {
+            let c = self.set_cookie(name)?;
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            Some(pair[name.len() + 1..].to_string())
+        }
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+        fn body(&self) -> &Value {
+            self.body.as_ref().expect("a JSON body")
+        }
+        fn message(&self) -> &str {
+            self.body()["message"].as_str().unwrap_or("")
+        }
+    }
+
+    /// Sets up the request the way PostgREST 12 does (see shared/postgrest-contract.md).
+    fn begin_request(role: &str, claims: &str, cookies: &str, headers: &str) {
+        run("RESET ROLE");
+        run(&format!(
+            "SELECT set_config('request.jwt.claims', {}, true), set_config('request.cookies', {}, true), \
+             set_config('request.headers', {}, true), set_config('request.method', 'POST', true), \
+             set_config('request.path', '/rpc/call', true), set_config('response.headers', '', true), \
+             set_config('response.status', '', true)",
+            lit(claims),
+            lit(cookies),
+            lit(headers)
+        ));
+        run(&format!("SET LOCAL ROLE {role}"));
+    }
+
+    fn end_request(body: Option<String>) -> Response {
+        run("RESET ROLE");
+        let status = one::<String>("SELECT nullif(current_setting('response.status', true), '')");
+        let headers = one::<String>("SELECT nullif(current_setting('response.headers', true), '')")
+            .map(|h| serde_json::from_str::<Value>(&h).expect("response.headers is JSON"))
+            .unwrap_or(Value::Array(vec![]));
+        let headers = headers
+            .as_array()
+            .expect("response.headers is an array")
+            .iter()
+            .map(|o| {
+                let o = o.as_object().expect("one-key objects");
+                assert_eq!(o.len(), 1, "{o:?}");
+                let (k, v) = o.iter().next().unwrap();
+                (k.clone(), v.as_str().expect("string values").to_string())
+            })
+            .collect();
+        let body = body
+            .filter(|b| !b.is_empty())
+            .map(|b| serde_json::from_str(&b).expect("a JSON result"));
+        Response {
+            body,
+            status,
+            headers,
+        }
+    }
+
+    /// One PostgREST request: `call` is the SQL expression PostgREST would select.
+    fn request(role: &str, claims: &str, cookies: &str, call: &str) -> Response {
+        request_with_headers(role, claims, cookies, "{}", call)
+    }
+
+    fn request_with_headers(
+        role: &str,
+        claims: &str,
+        cookies: &str,
+        headers: &str,
+        call: &str,
+    ) -> Response {
+        begin_request(role, claims, cookies, headers);
+        let body = one::<String>(&format!("SELECT ({call})::text"));
+        end_request(body)
+    }
+
+    /// The SQLSTATE and message a request fails with (PostgREST would roll it back).
+    fn request_error(role: &str, claims: &str, cookies: &str, call: &str) -> (String, String) {
+        begin_request(role, claims, cookies, "{}");
+        let e = error_of(&format!("SELECT {call}"));
+        run("RESET ROLE");
+        e
+    }
+
+    fn anon_claims(tag: &str) -> String {
+        format!(r#"{{"role":"{tag}_anon"}}"#)
+    }
+
+    fn login(tag: &str, username: &str, password: &str) -> Response {
+        request(
+            &format!("{tag}_anon"),
+            &anon_claims(tag),
+            "{}",
+            &format!("auth.login({}, {})", lit(username), lit(password)),
+        )
+    }
+
+    fn refresh_with_cookie(tag: &str, refresh: &str) -> Response {
+        request(
+            &format!("{tag}_anon"),
+            &anon_claims(tag),
+            &serde_json::json!({ "refresh_token": refresh }).to_string(),
+            "auth.refresh_token()",
+        )
+    }
+
+    fn verified_claims(token: &str) -> Value {
+        one::<pgrx::JsonB>(&format!("SELECT auth.jwt_verify({})", lit(token)))
+            .expect("claims")
+            .0
+    }
+
+    fn session_live(sid: &str) -> bool {
+        one::<bool>(&format!(
+            "SELECT revoked_at IS NULL AND expires_at > now() FROM auth.sessions WHERE id = '{sid}'"
+        ))
+        .unwrap_or(false)
+    }
+
+    fn sha(token: &str) -> String {
+        format!("sha256(convert_to({}, 'UTF8'))", lit(token))
+    }
+
+    fn live_refresh_tokens(sid: &str) -> i64 {
+        count(&format!(
+            "SELECT count(*) FROM auth.refresh_tokens WHERE session_id = '{sid}' AND spent_at IS NULL AND expires_at > now()"
+        ))
+    }
+
+    fn assert_refused_refresh(r: &Response) {
+        assert_eq!(r.status.as_deref(), Some("401"), "{r:?}");
+        assert_eq!(r.body()["code"], "PT401");
+        assert_eq!(r.message(), "Invalid or expired refresh token");
+        assert_eq!(r.cookie("access_token").as_deref(), Some(""), "{r:?}");
+        assert_eq!(r.cookie("refresh_token").as_deref(), Some(""), "{r:?}");
+    }
+
+    #[pg_test]
+    fn sessions_seed_001_round_trip() {
+        let user = setup("s001");
+        run("CREATE TABLE tests.s001_task (title text)");
+        run("INSERT INTO tests.s001_task VALUES ('write tests')");
+        run("GRANT USAGE ON SCHEMA tests TO s001_web");
+        run("GRANT SELECT ON tests.s001_task TO s001_web");
+
+        // POST /rpc/login as the anonymous role.
+        let r = login("s001", &user, PASSWORD);
+        assert_eq!(r.status, None, "200: {r:?}");
+        let body = r.body();
+        assert_eq!(body["username"], user.as_str());
+        assert_eq!(body["role"], "s001_web");
+        assert_eq!(body["expires_in"], 3600);
+        assert!(
+            body.get("access_token").is_none() && body.get("refresh_token").is_none(),
+            "no secret in the body by default: {body}"
+        );
+        assert_eq!(r.header("Cache-Control"), Some("no-store"));
+        let access = r.cookie("access_token").expect("access cookie");
+        let refresh = r.cookie("refresh_token").expect("refresh cookie");
+        assert_eq!(
+            r.set_cookie("access_token").unwrap(),
+            format!("access_token={access}; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure")
+        );
+        assert_eq!(
+            r.set_cookie("refresh_token").unwrap(),
+            format!("refresh_token={refresh}; Path=/rpc/refresh_token; Max-Age=2592000; HttpOnly; SameSite=Lax; Secure")
+        );
+        assert_eq!(refresh.len(), 43, "256 bits of base64url");
+
+        // The access token: our signature, the claims of the issue.
+        let claims = verified_claims(&access);
+        let now = one::<f64>("SELECT extract(epoch from now())::float8").unwrap() as i64;
+        assert_eq!(claims["role"], "s001_web");
+        assert_eq!(claims["sub"], user.as_str());
+        assert_eq!(claims["username"], user.as_str());
+        assert_eq!(claims["iat"], now);
+        assert_eq!(claims["exp"], now + 3600);
+        assert_eq!(body["expires_at"], claims["exp"]);
+        let sid = claims["sid"].as_str().expect("sid").to_string();
+        assert!(session_live(&sid));
+        assert_eq!(
+            text(&format!(
+                "SELECT username FROM auth.sessions WHERE id = '{sid}'"
+            )),
+            user
+        );
+        // The refresh token is stored only as its SHA-256.
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.refresh_tokens WHERE session_id = '{sid}' AND token_hash = {}",
+                sha(&refresh)
+            )),
+            1
+        );
+
+        // GET /rest/task with the cookie's token (the proxy copies it into Authorization;
+        // PostgREST verifies it and passes its claims).
+        begin_request("s001_web", &claims.to_string(), "{}", "{}");
+        assert_eq!(
+            one::<String>("SELECT auth.uid()").as_deref(),
+            Some(user.as_str())
+        );
+        assert_eq!(
+            one::<String>("SELECT title FROM tests.s001_task").as_deref(),
+            Some("write tests")
+        );
+        run("RESET ROLE");
+
+        // POST /rpc/refresh_token with the refresh cookie.
+        let r = refresh_with_cookie("s001", &refresh);
+        assert_eq!(r.status, None, "{r:?}");
+        let access2 = r.cookie("access_token").expect("new access cookie");
+        let refresh2 = r.cookie("refresh_token").expect("new refresh cookie");
+        assert_ne!(refresh2, refresh);
+        let claims2 = verified_claims(&access2);
+        assert_eq!(claims2["sid"], sid.as_str(), "same session");
+        assert_eq!(claims2["role"], "s001_web");
+        assert!(one::<bool>(&format!(
+            "SELECT spent_at IS NOT NULL FROM auth.refresh_tokens WHERE token_hash = {}",
+            sha(&refresh)
+        ))
+        .unwrap());
+        assert_eq!(live_refresh_tokens(&sid), 1);
+
+        // POST /rpc/logout: public in seed 001's Caddyfile, so it runs as the anonymous role and
+        // finds the session from the access_token cookie (the refresh cookie's path is elsewhere).
+        let r = request(
+            "s001_anon",
+            &anon_claims("s001"),
+            &serde_json::json!({ "access_token": access2 }).to_string(),
+            "auth.logout()",
+        );
+        assert_eq!(r.status, None);
+        assert_eq!(r.body, None, "void: 204 No Content");
+        assert_eq!(
+            r.set_cookies(),
+            vec![
+                "access_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure",
+                "refresh_token=; Path=/rpc/refresh_token; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+            ]
+        );
+        assert!(!session_live(&sid));
+
+        // The refresh token no longer works.
+        assert_refused_refresh(&refresh_with_cookie("s001", &refresh2));
+    }
+
+    #[pg_test]
+    fn sessions_wrong_password_and_unknown_user_answer_alike() {
+        let user = setup("swrong");
+        let wrong = login("swrong", &user, "not the password");
+        let unknown = login("swrong", "swrong_nobody", PASSWORD);
+        for r in [&wrong, &unknown] {
+            // Not raised: PostgREST commits, so the failure record survives.
+            assert_eq!(r.status.as_deref(), Some("401"), "{r:?}");
+            assert_eq!(
+                r.body(),
+                &serde_json::json!({"code": "PT401", "message": "Invalid user or password", "details": null, "hint": null})
+            );
+            assert!(r.set_cookies().is_empty(), "{r:?}");
+        }
+        assert_eq!(wrong.headers, unknown.headers);
+        assert_eq!(
+            count("SELECT count(*) FROM auth.login_failures WHERE username IN ('swrong_demo', 'swrong_nobody')"),
+            2
+        );
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.sessions WHERE username = '{user}'"
+            )),
+            0
+        );
+        // Case matters; a password differing in its 72nd byte is another password.
+        assert_eq!(
+            login("swrong", &user.to_uppercase(), PASSWORD)
+                .status
+                .as_deref(),
+            Some("401")
+        );
+        run(&format!(
+            "UPDATE auth.users SET password = repeat('p', 72) WHERE username = '{user}'"
+        ));
+        let almost = format!("{}q", "p".repeat(71));
+        assert_eq!(
+            login("swrong", &user, &almost).status.as_deref(),
+            Some("401")
+        );
+        assert_eq!(login("swrong", &user, &"p".repeat(72)).status, None);
+        // Monstrous usernames are failures like any other, recorded under a bounded key.
+        let huge = "u".repeat(100_000);
+        assert_eq!(
+            login("swrong", &huge, PASSWORD).status.as_deref(),
+            Some("401")
+        );
+        assert_eq!(
+            count("SELECT max(length(username))::bigint FROM auth.login_failures WHERE username LIKE 'uuu%'"),
+            257
+        );
+    }
+
+    #[pg_test]
+    fn sessions_bad_login_arguments_raise_22023() {
+        let user = setup("sargs");
+        for (call, needle) in [
+            ("auth.login(NULL, 'x')".to_string(), "must not be NULL"),
+            (format!("auth.login('{user}', NULL)"), "must not be NULL"),
+            (format!("auth.login('{user}', '')"), "must not be empty"),
+            (
+                format!("auth.login('{user}', repeat('x', 73))"),
+                "never truncated",
+            ),
+        ] {
+            let (state, message) = request_error("sargs_anon", &anon_claims("sargs"), "{}", &call);
+            assert_eq!(state, "22023", "{call}: {message}");
+            assert!(message.contains(needle), "{call}: {message}");
+        }
+        // Refused arguments are not guesses: nothing recorded.
+        assert_eq!(
+            count("SELECT count(*) FROM auth.login_failures WHERE username = 'sargs_demo'"),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn sessions_throttling_after_failures() {
+        let user = setup("sthrottle");
+        run("SET LOCAL auth.max_failed_logins = 3");
+        run("SET LOCAL auth.lockout_window = 60");
+        for name in [user.as_str(), "sthrottle_ghost"] {
+            for _ in 0..3 {
+                assert_eq!(
+                    login("sthrottle", name, "guess").status.as_deref(),
+                    Some("401")
+                );
+            }
+            // The 4th attempt is refused before any password check, even the right password,
+            // and the same way whether or not the user exists.
+            for password in ["guess", PASSWORD] {
+                let r = login("sthrottle", name, password);
+                assert_eq!(r.status.as_deref(), Some("429"), "{name}: {r:?}");
+                assert_eq!(r.body()["code"], "PT429");
+                assert_eq!(r.message(), "Too many failed logins, try again later");
+                assert_eq!(r.header("Retry-After"), Some("60"));
+                assert!(r.set_cookies().is_empty());
+            }
+        }
+        // Refused attempts are not counted; other usernames are not affected.
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.login_failures WHERE username = '{user}'"
+            )),
+            3
+        );
+        add_user("sthrottle", "sthrottle_other");
+        assert_eq!(login("sthrottle", "sthrottle_other", PASSWORD).status, None);
+        // The oldest failure leaves the window: one more attempt is allowed, and Retry-After
+        // counts down to when the next one leaves.
+        run(&format!("UPDATE auth.login_failures SET failed_at = now() - interval '61 seconds' WHERE id = (SELECT id FROM auth.login_failures WHERE username = '{user}' LIMIT 1)"));
+        run(&format!("UPDATE auth.login_failures SET failed_at = now() - interval '45 seconds' WHERE username = '{user}' AND failed_at = now()"));
+        let r = login("sthrottle", &user, "guess");
+        assert_eq!(r.status.as_deref(), Some("401"), "{r:?}");
+        let r = login("sthrottle", &user, PASSWORD);
+        assert_eq!(r.status.as_deref(), Some("429"));
+        assert_eq!(r.header("Retry-After"), Some("15"));
+        // After the window the right password logs in, and clears the record.
+        run(&format!("UPDATE auth.login_failures SET failed_at = now() - interval '60 seconds' WHERE username = '{user}'"));
+        let r = login("sthrottle", &user, PASSWORD);
+        assert_eq!(r.status, None, "{r:?}");
+        assert!(r.cookie("refresh_token").is_some());
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.login_failures WHERE username = '{user}'"
+            )),
+            0
+        );
+        // Failures far outside the window are cleaned up as new ones come in.
+        run("INSERT INTO auth.login_failures (username, failed_at) VALUES ('sthrottle_stale', now() - interval '1 hour')");
+        login("sthrottle", "sthrottle_ghost2", "guess");
+        assert_eq!(
+            count("SELECT count(*) FROM auth.login_failures WHERE username = 'sthrottle_stale'"),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn sessions_refresh_reuse_detection() {
+        let user = setup("sreuse");
+        run("SET LOCAL auth.tokens_in_body = on");
+        let r = login("sreuse", &user, PASSWORD);
+        let t0 = r.cookie("refresh_token").unwrap();
+        assert_eq!(r.body()["refresh_token"], t0.as_str());
+        let sid = verified_claims(&r.cookie("access_token").unwrap())["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let r1 = refresh_with_cookie("sreuse", &t0);
+        assert_eq!(r1.status, None);
+        let t1 = r1.cookie("refresh_token").unwrap();
+
+        // t0 again inside the grace window (two tabs refreshing at once): a new access token,
+        // no new refresh token, the refresh cookie left alone, t1 still the one live token.
+        let again = refresh_with_cookie("sreuse", &t0);
+        assert_eq!(again.status, None, "{again:?}");
+        assert!(again.set_cookie("refresh_token").is_none(), "{again:?}");
+        let access = again.cookie("access_token").expect("access cookie");
+        assert_eq!(verified_claims(&access)["sid"], sid.as_str());
+        assert_eq!(again.body()["refresh_token"], Value::Null);
+        assert_eq!(again.body()["access_token"], access.as_str());
+        assert_eq!(live_refresh_tokens(&sid), 1);
+        assert!(session_live(&sid));
+
+        // t0 after the grace window: reuse. The whole session is revoked (and that is not
+        // raised: the revocation must commit), t1 dies with it.
+        run(&format!(
+            "UPDATE auth.refresh_tokens SET spent_at = now() - interval '11 seconds' WHERE token_hash = {}",
+            sha(&t0)
+        ));
+        assert_refused_refresh(&refresh_with_cookie("sreuse", &t0));
+        assert!(!session_live(&sid));
+        assert_refused_refresh(&refresh_with_cookie("sreuse", &t1));
+
+        // With no grace at all, the second presentation is already reuse.
+        run("SET LOCAL auth.refresh_reuse_interval = 0");
+        let r = login("sreuse", &user, PASSWORD);
+        let u0 = r.cookie("refresh_token").unwrap();
+        let sid2 = verified_claims(&r.cookie("access_token").unwrap())["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let u1 = refresh_with_cookie("sreuse", &u0)
+            .cookie("refresh_token")
+            .unwrap();
+        assert_refused_refresh(&refresh_with_cookie("sreuse", &u0));
+        assert!(!session_live(&sid2));
+        assert_refused_refresh(&refresh_with_cookie("sreuse", &u1));
+    }
+
+    #[pg_test]
+    fn sessions_expiry() {
+        let user = setup("sexpiry");
+        run("SET LOCAL auth.access_token_ttl = 60");
+        run("SET LOCAL auth.refresh_token_ttl = 600");
+        let r = login("sexpiry", &user, PASSWORD);
+        assert!(r
+            .set_cookie("access_token")
+            .unwrap()
+            .contains("; Max-Age=60;"));
+        assert!(r
+            .set_cookie("refresh_token")
+            .unwrap()
+            .contains("; Max-Age=600;"));
+        let access = r.cookie("access_token").unwrap();
+        let claims = verified_claims(&access);
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            60
+        );
+        let sid = claims["sid"].as_str().unwrap().to_string();
+        assert!(one::<bool>(&format!(
+            "SELECT expires_at = now() + interval '600 seconds' FROM auth.sessions WHERE id = '{sid}'"
+        ))
+        .unwrap());
+        let t0 = r.cookie("refresh_token").unwrap();
+
+        // Refresh slides the session's expiry to the new token's.
+        run(&format!(
+            "UPDATE auth.sessions SET expires_at = now() + interval '5 seconds' WHERE id = '{sid}'"
+        ));
+        let t1 = refresh_with_cookie("sexpiry", &t0)
+            .cookie("refresh_token")
+            .unwrap();
+        assert!(one::<bool>(&format!(
+            "SELECT expires_at = now() + interval '600 seconds' AND refreshed_at = now() FROM auth.sessions WHERE id = '{sid}'"
+        ))
+        .unwrap());
+
+        // An expired refresh token is refused, without revoking the session (expiry is no theft).
+        run(&format!(
+            "UPDATE auth.refresh_tokens SET expires_at = now() WHERE token_hash = {}",
+            sha(&t1)
+        ));
+        assert_refused_refresh(&refresh_with_cookie("sexpiry", &t1));
+        assert!(session_live(&sid));
+
+        // An expired session refuses its tokens.
+        let r = login("sexpiry", &user, PASSWORD);
+        let s1 = r.cookie("refresh_token").unwrap();
+        run(&format!(
+            "UPDATE auth.sessions SET expires_at = now() WHERE id = (SELECT session_id FROM auth.refresh_tokens WHERE token_hash = {})",
+            sha(&s1)
+        ));
+        assert_refused_refresh(&refresh_with_cookie("sexpiry", &s1));
+
+        // An expired access token fails jwt_verify (PostgREST refuses it the same way).
+        let old = text(&format!(
+            "SELECT auth.jwt_sign(jsonb_build_object('role', 'sexpiry_web', 'sid', '{sid}', 'exp', extract(epoch from now())::bigint - 120))"
+        ));
+        let (state, message) = error_of(&format!("SELECT auth.jwt_verify({})", lit(&old)));
+        assert_eq!(state, "PT401");
+        assert!(message.contains("expired"), "{message}");
+    }
+
+    #[pg_test]
+    fn sessions_refresh_token_sources() {
+        let user = setup("ssource");
+        run("SET LOCAL auth.tokens_in_body = on");
+        let t0 = login("ssource", &user, PASSWORD).body()["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // No cookies at all (request.cookies unset): the Cookie header in request.headers.
+        begin_request(
+            "ssource_anon",
+            &anon_claims("ssource"),
+            "",
+            &serde_json::json!({"cookie": format!("theme=dark; refresh_token={t0}")}).to_string(),
+        );
+        let body = one::<String>("SELECT auth.refresh_token()::text");
+        let r = end_request(body);
+        assert_eq!(r.status, None, "{r:?}");
+        let t1 = r.cookie("refresh_token").unwrap();
+        // The argument (non-browser clients) wins over a cookie.
+        let r = request(
+            "ssource_anon",
+            &anon_claims("ssource"),
+            &serde_json::json!({ "refresh_token": "garbage" }).to_string(),
+            &format!("auth.refresh_token({})", lit(&t1)),
+        );
+        assert_eq!(r.status, None, "{r:?}");
+        let t2 = r.body()["refresh_token"].as_str().unwrap().to_string();
+        // Named argument, as PostgREST calls it with {"token": ...}.
+        let r = request(
+            "ssource_anon",
+            &anon_claims("ssource"),
+            "{}",
+            &format!("auth.refresh_token(token => {})", lit(&t2)),
+        );
+        assert_eq!(r.status, None, "{r:?}");
+        // Nothing, garbage, an empty or huge token: 401.
+        for call in [
+            "auth.refresh_token()".to_string(),
+            "auth.refresh_token(NULL)".to_string(),
+            "auth.refresh_token('')".to_string(),
+            "auth.refresh_token('not-a-token')".to_string(),
+            "auth.refresh_token(repeat('A', 100000))".to_string(),
+        ] {
+            assert_refused_refresh(&request(
+                "ssource_anon",
+                &anon_claims("ssource"),
+                "{}",
+                &call,
+            ));
+        }
+        assert_refused_refresh(&refresh_with_cookie("ssource", "garbage"));
+    }
+
+    #[pg_test]
+    fn sessions_cookie_and_token_settings() {
+        let user = setup("scookie");
+        run("SET LOCAL auth.cookie_samesite = 'Strict'");
+        run("SET LOCAL auth.cookie_secure = off");
+        run("SET LOCAL auth.refresh_cookie_path = '/api/rpc/refresh_token'");
+        run("SET LOCAL auth.jwt_audience = 'app'");
+        run("SET LOCAL auth.jwt_issuer = 'https://auth.example'");
+        let r = login("scookie", &user, PASSWORD);
+        let refresh = r.cookie("refresh_token").unwrap();
+        assert_eq!(
+            r.set_cookie("refresh_token").unwrap(),
+            format!("refresh_token={refresh}; Path=/api/rpc/refresh_token; Max-Age=2592000; HttpOnly; SameSite=Strict")
+        );
+        let claims = verified_claims(&r.cookie("access_token").unwrap());
+        assert_eq!(claims["aud"], "app");
+        assert_eq!(claims["iss"], "https://auth.example");
+        // Earlier response headers (from a pre-request function, say) are kept.
+        begin_request("scookie_anon", &anon_claims("scookie"), "{}", "{}");
+        run("SELECT set_config('response.headers', '[{\"X-Request-Id\": \"42\"}]', true)");
+        let body = one::<String>(&format!(
+            "SELECT auth.login('{user}', {})::text",
+            lit(PASSWORD)
+        ));
+        let r = end_request(body);
+        assert_eq!(r.headers[0], ("X-Request-Id".to_string(), "42".to_string()));
+        assert_eq!(r.set_cookies().len(), 2);
+        // Settings browsers would refuse are refused (22023) before anything is written.
+        run("SET LOCAL auth.cookie_samesite = 'None'");
+        let (state, message) = request_error(
+            "scookie_anon",
+            &anon_claims("scookie"),
+            "{}",
+            &format!("auth.login('{user}', {})", lit(PASSWORD)),
+        );
+        assert_eq!(state, "22023", "{message}");
+        assert!(message.contains("cookie_secure"), "{message}");
+        run("SET LOCAL auth.cookie_samesite = 'Lax'");
+        run("SET LOCAL auth.refresh_cookie_path = 'rpc; Domain=evil.example'");
+        let (state, _) = request_error(
+            "scookie_anon",
+            &anon_claims("scookie"),
+            "{}",
+            &format!("auth.login('{user}', {})", lit(PASSWORD)),
+        );
+        assert_eq!(state, "22023");
+    }
+
+    fn login_sid(tag: &str, user: &str) -> (String, String, String) {
+        let r = login(tag, user, PASSWORD);
+        let access = r.cookie("access_token").unwrap();
+        let sid = verified_claims(&access)["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (sid, access, r.cookie("refresh_token").unwrap())
+    }
+
+    #[pg_test]
+    fn sessions_logout_scopes() {
+        let user = setup("slogout");
+        add_user("slogout", "slogout_bystander");
+        let (s1, a1, _) = login_sid("slogout", &user);
+        let (s2, _, r2) = login_sid("slogout", &user);
+        let (s3, _, _) = login_sid("slogout", &user);
+        let (s4, a4, _) = login_sid("slogout", &user);
+        let (b, _, _) = login_sid("slogout", "slogout_bystander");
+
+        // Local, as the authenticated role with the access token's claims: that session only.
+        let claims1 = verified_claims(&a1).to_string();
+        let r = request("slogout_web", &claims1, "{}", "auth.logout()");
+        assert_eq!(r.set_cookies().len(), 2);
+        assert!(!session_live(&s1));
+        assert!(session_live(&s2) && session_live(&s3) && session_live(&s4));
+
+        // Logging out twice is fine.
+        request("slogout_web", &claims1, "{}", "auth.logout('local')");
+
+        // By the refresh cookie (a deployment whose refresh cookie path covers /rpc/logout).
+        request(
+            "slogout_anon",
+            &anon_claims("slogout"),
+            &serde_json::json!({ "refresh_token": r2 }).to_string(),
+            "auth.logout()",
+        );
+        assert!(!session_live(&s2) && session_live(&s3));
+
+        // An expired access token still ends its session; a forged one ends nothing.
+        let expired = text(&format!(
+            "SELECT auth.jwt_sign(jsonb_build_object('sid', '{s3}', 'exp', 1))"
+        ));
+        let forged = text(&format!(
+            "SELECT auth.sign(json_build_object('sid', '{s4}'), 'another key that is long enough to sign with')"
+        ));
+        request(
+            "slogout_anon",
+            &anon_claims("slogout"),
+            &serde_json::json!({ "access_token": forged }).to_string(),
+            "auth.logout()",
+        );
+        assert!(session_live(&s4));
+        request(
+            "slogout_anon",
+            &anon_claims("slogout"),
+            &serde_json::json!({ "access_token": expired }).to_string(),
+            "auth.logout()",
+        );
+        assert!(!session_live(&s3) && session_live(&s4));
+
+        // Global: every session of the user, nobody else's.
+        let (s5, _, _) = login_sid("slogout", &user);
+        let r = request(
+            "slogout_web",
+            &verified_claims(&a4).to_string(),
+            "{}",
+            "auth.logout('global')",
+        );
+        assert_eq!(r.set_cookies().len(), 2);
+        assert!(!session_live(&s4) && !session_live(&s5));
+        assert!(session_live(&b));
+
+        // No session found: cookies cleared all the same, nothing revoked.
+        let r = request(
+            "slogout_anon",
+            &anon_claims("slogout"),
+            "{}",
+            "auth.logout()",
+        );
+        assert_eq!(r.status, None);
+        assert_eq!(
+            r.set_cookies(),
+            vec![
+                "access_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure",
+                "refresh_token=; Path=/rpc/refresh_token; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+            ]
+        );
+        assert!(session_live(&b));
+
+        // A bad scope: 22023.
+        for call in ["auth.logout('everything')", "auth.logout(NULL)"] {
+            let (state, message) =
+                request_error("slogout_anon", &anon_claims("slogout"), "{}", call);
+            assert_eq!(state, "22023", "{call}");
+            assert!(
+                message.contains("scope must be 'local' or 'global'"),
+                "{message}"
+            );
+        }
+    }
+
+    #[pg_test]
+    fn sessions_change_password() {
+        let user = setup("schange");
+        let (s1, a1, _) = login_sid("schange", &user);
+        let (s2, _, _) = login_sid("schange", &user);
+        let claims1 = verified_claims(&a1).to_string();
+        let call = |current: &str, new: &str| {
+            format!("auth.change_password({}, {})", lit(current), lit(new))
+        };
+
+        // Wrong current password, not logged in, refused arguments: raised, nothing changed.
+        let before = text(&format!(
+            "SELECT password FROM auth.users WHERE username = '{user}'"
+        ));
+        for (role, claims, c, state, needle) in [
+            (
+                "schange_web",
+                claims1.as_str(),
+                call("wrong", "new password"),
+                "PT401",
+                "Wrong current password",
+            ),
+            // Anonymous: no EXECUTE at all (PostgREST answers 401 for the anonymous role).
+            (
+                "schange_anon",
+                r#"{"role":"schange_anon"}"#,
+                call(PASSWORD, "new password"),
+                "42501",
+                "permission denied",
+            ),
+            (
+                "schange_web",
+                r#"{"role":"schange_web"}"#,
+                call(PASSWORD, "new password"),
+                "PT401",
+                "Not logged in",
+            ),
+            (
+                "schange_web",
+                r#"{"role":"schange_web","sub":"schange_nobody"}"#,
+                call(PASSWORD, "new password"),
+                "PT401",
+                "Not logged in",
+            ),
+            (
+                "schange_web",
+                claims1.as_str(),
+                call(PASSWORD, ""),
+                "22023",
+                "must not be empty",
+            ),
+            (
+                "schange_web",
+                claims1.as_str(),
+                call(PASSWORD, &"x".repeat(73)),
+                "22023",
+                "never truncated",
+            ),
+            (
+                "schange_web",
+                claims1.as_str(),
+                format!("auth.change_password(NULL, {})", lit("new password")),
+                "22023",
+                "must not be NULL",
+            ),
+            (
+                "schange_web",
+                claims1.as_str(),
+                format!("auth.change_password({}, NULL)", lit(PASSWORD)),
+                "22023",
+                "must not be NULL",
+            ),
+        ] {
+            let (got, message) = request_error(role, claims, "{}", &c);
+            let detail = format!("{role} {claims} {c}: {got} {message}");
+            assert_eq!(got, state, "{detail}");
+            assert!(message.contains(needle), "{detail}");
+        }
+        assert_eq!(
+            text(&format!(
+                "SELECT password FROM auth.users WHERE username = '{user}'"
+            )),
+            before
+        );
+        assert!(session_live(&s1) && session_live(&s2));
+
+        // The right current password: new hash, other sessions revoked, this one kept.
+        let r = request(
+            "schange_web",
+            &claims1,
+            "{}",
+            &call(PASSWORD, "new password"),
+        );
+        assert_eq!(r.status, None);
+        assert!(session_live(&s1));
+        assert!(!session_live(&s2));
+        assert_eq!(
+            login("schange", &user, PASSWORD).status.as_deref(),
+            Some("401")
+        );
+        assert_eq!(login("schange", &user, "new password").status, None);
+        assert!(text(&format!(
+            "SELECT password FROM auth.users WHERE username = '{user}'"
+        ))
+        .starts_with("$2a$04$"));
+
+        // The token of a revoked session cannot change the password.
+        let r = login("schange", &user, "new password");
+        let a3 = r.cookie("access_token").unwrap();
+        let s3 = verified_claims(&a3)["sid"].as_str().unwrap().to_string();
+        run(&format!(
+            "UPDATE auth.sessions SET revoked_at = now() WHERE id = '{s3}'"
+        ));
+        let (state, _) = request_error(
+            "schange_web",
+            &verified_claims(&a3).to_string(),
+            "{}",
+            &call("new password", "third password"),
+        );
+        assert_eq!(state, "PT401");
+    }
+
+    #[pg_test]
+    fn sessions_rehash_on_login_and_pgcrypto_users() {
+        run("CREATE EXTENSION IF NOT EXISTS pgcrypto");
+        setup("srehash");
+        // A user imported from seed 001 with pgcrypto's hash (cost 4) logs in; the hash is
+        // replaced by one at auth.bcrypt_cost (5) once, and pgcrypto still verifies the new one.
+        run("INSERT INTO auth.users (username, password, role) VALUES ('srehash_legacy', crypt('legacy pw', gen_salt('bf', 4)), 'srehash_web')");
+        let imported = text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'");
+        run("SET LOCAL auth.bcrypt_cost = 5");
+        assert_eq!(login("srehash", "srehash_legacy", "legacy pw").status, None);
+        let rehashed = text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'");
+        assert!(
+            rehashed.starts_with("$2a$05$") && rehashed != imported,
+            "{rehashed}"
+        );
+        assert_eq!(
+            text(&format!("SELECT crypt('legacy pw', '{rehashed}')")),
+            rehashed
+        );
+        assert_eq!(login("srehash", "srehash_legacy", "legacy pw").status, None);
+        assert_eq!(
+            text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'"),
+            rehashed,
+            "no re-hash at the configured cost"
+        );
+        // A failed login never re-hashes.
+        run("SET LOCAL auth.bcrypt_cost = 6");
+        assert_eq!(
+            login("srehash", "srehash_legacy", "wrong")
+                .status
+                .as_deref(),
+            Some("401")
+        );
+        assert_eq!(
+            text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'"),
+            rehashed
+        );
+    }
+
+    #[pg_test]
+    fn sessions_user_changes_cascade() {
+        let user = setup("scascade");
+        let (sid, _, refresh) = login_sid("scascade", &user);
+        // Renaming the user carries the session; the role comes from the user row at refresh.
+        run("CREATE ROLE scascade_admin NOLOGIN");
+        run(&format!("UPDATE auth.users SET username = 'scascade_renamed', role = 'scascade_admin' WHERE username = '{user}'"));
+        assert_eq!(
+            text(&format!(
+                "SELECT username FROM auth.sessions WHERE id = '{sid}'"
+            )),
+            "scascade_renamed"
+        );
+        let r = refresh_with_cookie("scascade", &refresh);
+        let claims = verified_claims(&r.cookie("access_token").unwrap());
+        assert_eq!(claims["role"], "scascade_admin");
+        assert_eq!(claims["sub"], "scascade_renamed");
+        // Deleting the user deletes its sessions and refresh tokens.
+        run("DELETE FROM auth.users WHERE username = 'scascade_renamed'");
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.sessions WHERE id = '{sid}'"
+            )),
+            0
+        );
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.refresh_tokens WHERE session_id = '{sid}'"
+            )),
+            0
+        );
+        assert_refused_refresh(&refresh_with_cookie(
+            "scascade",
+            &r.cookie("refresh_token").unwrap(),
+        ));
+    }
+
+    #[pg_test]
+    fn sessions_admin_helpers() {
+        let user = setup("sadmin");
+        let (s1, _, _) = login_sid("sadmin", &user);
+        let (s2, _, _) = login_sid("sadmin", &user);
+        assert_eq!(
+            one::<i32>(&format!("SELECT auth.revoke_user_sessions('{user}')")),
+            Some(2)
+        );
+        assert!(!session_live(&s1) && !session_live(&s2));
+        assert_eq!(
+            one::<i32>(&format!("SELECT auth.revoke_user_sessions('{user}')")),
+            Some(0)
+        );
+        // purge: sessions ended before the cutoff go, with their tokens; live ones stay.
+        let (s3, _, _) = login_sid("sadmin", &user);
+        run(&format!(
+            "UPDATE auth.sessions SET revoked_at = now() - interval '8 days' WHERE id = '{s1}'"
+        ));
+        let purged = one::<i32>("SELECT auth.purge_sessions()").unwrap();
+        assert!(purged >= 1);
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.sessions WHERE id IN ('{s1}', '{s2}', '{s3}')"
+            )),
+            2
+        );
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.refresh_tokens WHERE session_id = '{s1}'"
+            )),
+            0
+        );
+        run(&format!(
+            "UPDATE auth.sessions SET revoked_at = now() - interval '1 minute' WHERE id = '{s2}'"
+        ));
+        assert_eq!(
+            one::<i32>("SELECT auth.purge_sessions('0 seconds')").map(|n| n >= 1),
+            Some(true)
+        );
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.sessions WHERE id IN ('{s1}', '{s2}', '{s3}')"
+            )),
+            1
+        );
+        assert!(session_live(&s3));
+        // grant_session_access refuses PUBLIC and empty calls.
+        for (call, state) in [
+            ("SELECT auth.grant_session_access('public')", "22023"),
+            (
+                "SELECT auth.grant_session_access('sadmin_anon', ARRAY['PUBLIC'])",
+                "22023",
+            ),
+            ("SELECT auth.grant_session_access(NULL, NULL)", "22023"),
+            (
+                "SELECT auth.grant_session_access('sadmin_no_such_role')",
+                "42704",
+            ),
+        ] {
+            assert_eq!(error_of(call).0, state, "{call}");
+        }
+    }
+
+    #[pg_test]
+    fn sessions_privileges() {
+        let user = setup("spriv");
+        run("CREATE ROLE spriv_nobody NOLOGIN");
+        run("GRANT USAGE ON SCHEMA tests TO spriv_nobody");
+        let (_, access, _) = login_sid("spriv", &user);
+        for role in ["spriv_anon", "spriv_web", "spriv_nobody"] {
+            run(&format!("SET LOCAL ROLE {role}"));
+            for sql in [
+                "SELECT count(*) FROM auth.users",
+                "SELECT count(*) FROM auth.sessions",
+                "SELECT count(*) FROM auth.refresh_tokens",
+                "SELECT count(*) FROM auth.login_failures",
+                "UPDATE auth.sessions SET revoked_at = NULL",
+                "DELETE FROM auth.login_failures",
+                "SELECT auth.hash_password('x')",
+                "SELECT auth.verify_password('x', 'y')",
+                "SELECT auth._new_refresh_token()",
+                "SELECT auth._session_cookies('a', 'b', false)",
+                "SELECT auth._request_cookie('refresh_token')",
+                "SELECT auth._signed_claims_ignoring_time('a.b.c')",
+                "SELECT auth._start_session('spriv_demo', 'spriv_web')",
+                "SELECT auth._session_response(gen_random_uuid(), 'spriv_demo', 'postgres', NULL)",
+                "SELECT auth._password_needs_rehash('x')",
+                "SELECT auth.revoke_user_sessions('spriv_demo')",
+                "SELECT auth.purge_sessions()",
+                "SELECT auth.grant_session_access('spriv_nobody')",
+                "SELECT auth.jwt_sign('{}')",
+            ] {
+                let (state, message) = error_of(sql);
+                assert_eq!(state, "42501", "{role}: {sql}: {message}");
+            }
+            run("RESET ROLE");
+        }
+        // What grant_session_access gave: anon logs in, refreshes and logs out but cannot
+        // change a password; the authenticated role has no login.
+        run("SET LOCAL ROLE spriv_anon");
+        assert_eq!(error_of("SELECT auth.change_password('a', 'b')").0, "42501");
+        run("SET LOCAL ROLE spriv_nobody");
+        assert_eq!(error_of("SELECT auth.login('spriv_demo', 'x')").0, "42501");
+        assert_eq!(error_of("SELECT auth.refresh_token()").0, "42501");
+        assert_eq!(error_of("SELECT auth.logout()").0, "42501");
+        run("SET LOCAL ROLE spriv_web");
+        assert_eq!(error_of("SELECT auth.login('spriv_demo', 'x')").0, "42501");
+        run("RESET ROLE");
+        // No function of this feature is executable by PUBLIC.
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE n.nspname = 'auth' AND p.proname IN ('hash_password', 'verify_password', 'login', \
+                 'refresh_token', 'logout', 'change_password', 'grant_session_access', 'revoke_user_sessions', \
+                 'purge_sessions', '_new_refresh_token', '_session_cookies', '_request_cookie', \
+                 '_signed_claims_ignoring_time', '_check_password', '_password_to_store', \
+                 '_login_password_matches', '_password_needs_rehash', '_start_session', '_session_response', \
+                 '_add_response_headers', '_error_response', '_refresh_refused', '_users_before_write', '_to_uuid') \
+                 AND has_function_privilege('public', p.oid, 'EXECUTE')"
+            ),
+            0
+        );
+        // SECURITY DEFINER flows pin search_path.
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE n.nspname = 'auth' AND p.prosecdef \
+                 AND p.proname IN ('login', 'refresh_token', 'logout', 'change_password', '_users_before_write') \
+                 AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']"
+            ),
+            5
+        );
+        // A search_path trap set by the caller changes nothing.
+        run("CREATE SCHEMA spriv_trap");
+        run("CREATE FUNCTION spriv_trap.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'epoch'::timestamptz $$");
+        run("GRANT USAGE ON SCHEMA spriv_trap TO spriv_anon");
+        run("GRANT EXECUTE ON FUNCTION spriv_trap.now() TO spriv_anon");
+        run("SET LOCAL search_path = spriv_trap, pg_catalog");
+        let r = login("spriv", &user, PASSWORD);
+        run("RESET search_path");
+        assert_eq!(r.status, None);
+        let sid2 = verified_claims(&r.cookie("access_token").unwrap())["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(session_live(&sid2));
+        // The logged-in user reads nothing of auth's tables either.
+        begin_request(
+            "spriv_web",
+            &verified_claims(&access).to_string(),
+            "{}",
+            "{}",
+        );
+        assert_eq!(error_of("SELECT * FROM auth.sessions").0, "42501");
+        run("RESET ROLE");
+    }
+
+    #[pg_test]
+    fn sessions_markings() {
+        let marking = |f: &str| {
+            text(&format!(
+                "SELECT provolatile::text || CASE WHEN proisstrict THEN 's' ELSE '-' END || proparallel::text || CASE WHEN prosecdef THEN 'd' ELSE '-' END FROM pg_proc WHERE oid = '{f}'::regprocedure"
+            ))
+        };
+        assert_eq!(marking("auth.login(text, text)"), "v-ud");
+        assert_eq!(marking("auth.refresh_token(text)"), "v-ud");
+        assert_eq!(marking("auth.logout(text)"), "v-ud");
+        assert_eq!(marking("auth.change_password(text, text)"), "v-ud");
+        assert_eq!(marking("auth._new_refresh_token()"), "vss-");
+        assert_eq!(marking("auth._request_cookie(text)"), "sss-");
+        // Default arguments, as PostgREST calls them with an empty body.
+        assert_eq!(
+            text("SELECT pg_get_function_arguments('auth.refresh_token(text)'::regprocedure)"),
+            "token text DEFAULT NULL::text"
+        );
+        assert_eq!(
+            text("SELECT pg_get_function_arguments('auth.logout(text)'::regprocedure)"),
+            "scope text DEFAULT 'local'::text"
+        );
+    }
+
+    /// Two connections refresh the same token at once. The test's own transaction is never
+    /// committed, so the data both connections see is written and removed over dblink.
+    #[pg_test]
+    fn sessions_concurrent_refresh_from_two_connections() {
+        run("CREATE EXTENSION IF NOT EXISTS dblink");
+        let conn = "'host=' || split_part(current_setting('unix_socket_directories'), ',', 1) || ' port=' || current_setting('port') || ' dbname=' || current_database() || ' user=' || current_user";
+        run(&format!("SELECT dblink_connect('sconc_a', {conn})"));
+        run(&format!("SELECT dblink_connect('sconc_b', {conn})"));
+        let exec = |c: &str, sql: &str| {
+            run(&format!("SELECT dblink_exec('{c}', {})", lit(sql)));
+        };
+        let cleanup = || {
+            exec(
+                "sconc_a",
+                "DELETE FROM auth.users WHERE username = 'sconc_demo'",
+            );
+            exec("sconc_a", "DROP ROLE IF EXISTS sconc_web");
+            exec(
+                "sconc_a",
+                "DELETE FROM auth.login_failures WHERE username = 'sconc_demo'",
+            );
+        };
+        cleanup();
+        exec("sconc_a", "CREATE ROLE sconc_web NOLOGIN");
+        exec("sconc_a", "SET auth.bcrypt_cost = 4");
+        exec("sconc_a", &format!("INSERT INTO auth.users (username, password, role) VALUES ('sconc_demo', {}, 'sconc_web')", lit(PASSWORD)));
+        for c in ["sconc_a", "sconc_b"] {
+            exec(c, "SET auth.tokens_in_body = on");
+        }
+
+        let remote = |c: &str, sql: &str| -> Option<String> {
+            one::<String>(&format!(
+                "SELECT r FROM dblink('{c}', {}) AS t(r text)",
+                lit(sql)
+            ))
+        };
+        let login = remote(
+            "sconc_a",
+            &format!("SELECT auth.login('sconc_demo', {})::text", lit(PASSWORD)),
+        )
+        .unwrap();
+        let login: Value = serde_json::from_str(&login).unwrap();
+        let t0 = login["refresh_token"].as_str().unwrap().to_string();
+        let sid = remote(
+            "sconc_a",
+            &format!(
+                "SELECT session_id::text FROM auth.refresh_tokens WHERE token_hash = {}",
+                sha(&t0)
+            ),
+        )
+        .unwrap();
+
+        let race = |grace: i32| -> (Value, Value) {
+            exec(
+                "sconc_b",
+                &format!("SET auth.refresh_reuse_interval = {grace}"),
+            );
+            // A refreshes inside an open transaction and so holds the token's row lock...
+            exec("sconc_a", "BEGIN");
+            let first = remote(
+                "sconc_a",
+                &format!("SELECT auth.refresh_token({})::text", lit(&t0)),
+            )
+            .unwrap();
+            // ...while B's refresh of the same token has to wait for it.
+            run(&format!(
+                "SELECT dblink_send_query('sconc_b', {})",
+                lit(&format!("SELECT auth.refresh_token({})::text", lit(&t0)))
+            ));
+            run("SELECT pg_sleep(0.3)");
+            assert_eq!(
+                one::<i32>("SELECT dblink_is_busy('sconc_b')"),
+                Some(1),
+                "B waits for A's lock"
+            );
+            exec("sconc_a", "COMMIT");
+            let second =
+                one::<String>("SELECT r FROM dblink_get_result('sconc_b') AS t(r text)").unwrap();
+            // Drain the end of B's result set.
+            run("SELECT * FROM dblink_get_result('sconc_b', false) AS t(r text)");
+            (
+                serde_json::from_str(&first).unwrap(),
+                serde_json::from_str(&second).unwrap(),
+            )
+        };
+        let live = || -> i64 {
+            remote("sconc_a", &format!("SELECT count(*)::text FROM auth.refresh_tokens WHERE session_id = '{sid}' AND spent_at IS NULL AND expires_at > now()")).unwrap().parse().unwrap()
+        };
+
+        // With the grace window: A rotates, B gets an access token only. One live token.
+        let (first, second) = race(10);
+        assert!(first["refresh_token"].is_string(), "{first}");
+        assert!(second["access_token"].is_string(), "{second}");
+        assert_eq!(second["refresh_token"], Value::Null, "{second}");
+        assert_eq!(live(), 1);
+        let t1 = first["refresh_token"].as_str().unwrap().to_string();
+
+        // Without it: B's presentation of the spent token is reuse, the session is revoked.
+        exec(
+            "sconc_a",
+            &format!(
+                "UPDATE auth.refresh_tokens SET spent_at = NULL WHERE token_hash = {}",
+                sha(&t0)
+            ),
+        );
+        exec(
+            "sconc_a",
+            &format!(
+                "DELETE FROM auth.refresh_tokens WHERE token_hash = {}",
+                sha(&t1)
+            ),
+        );
+        let (first, second) = race(0);
+        assert!(first["refresh_token"].is_string(), "{first}");
+        assert_eq!(second["code"], "PT401", "{second}");
+        assert_eq!(live(), 1, "A's successor is the only unspent token");
+        assert_eq!(
+            remote(
+                "sconc_a",
+                &format!(
+                    "SELECT (revoked_at IS NOT NULL)::text FROM auth.sessions WHERE id = '{sid}'"
+                )
+            )
+            .as_deref(),
+            Some("true"),
+            "and its session is revoked"
+        );
+
+        // Parallel guesses at one username are serialized, so none slips past the failure count:
+        // B's attempt waits until A's failure is committed.
+        exec("sconc_a", "BEGIN");
+        let first = remote(
+            "sconc_a",
+            "SELECT auth.login('sconc_demo', 'guess 1')::text",
+        )
+        .unwrap();
+        run(&format!(
+            "SELECT dblink_send_query('sconc_b', {})",
+            lit("SELECT auth.login('sconc_demo', 'guess 2')::text")
+        ));
+        run("SELECT pg_sleep(0.3)");
+        assert_eq!(
+            one::<i32>("SELECT dblink_is_busy('sconc_b')"),
+            Some(1),
+            "B's guess waits for A's"
+        );
+        exec("sconc_a", "COMMIT");
+        let second =
+            one::<String>("SELECT r FROM dblink_get_result('sconc_b') AS t(r text)").unwrap();
+        run("SELECT * FROM dblink_get_result('sconc_b', false) AS t(r text)");
+        for r in [&first, &second] {
+            assert!(r.contains("Invalid user or password"), "{r}");
+        }
+        assert_eq!(
+            count("SELECT count(*) FROM auth.login_failures WHERE username = 'sconc_demo'"),
+            2,
+            "both failures committed"
+        );
+
+        cleanup();
+        run("SELECT dblink_disconnect('sconc_a'), dblink_disconnect('sconc_b')");
+    }
+}
