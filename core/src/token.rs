@@ -31,7 +31,10 @@ pub fn new_api_key() -> Result<String, AuthError> {
 
 /// The clear part of a key kept for display.
 pub fn api_key_display_prefix(key: &str) -> &str {
-    let end = key.char_indices().nth(API_KEY_DISPLAY_LEN).map_or(key.len(), |(i, _)| i);
+    let end = key
+        .char_indices()
+        .nth(API_KEY_DISPLAY_LEN)
+        .map_or(key.len(), |(i, _)| i);
     &key[..end]
 }
 
