@@ -8,6 +8,10 @@ GRANT USAGE ON SCHEMA auth TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     auth.url_encode(bytea),
     auth.url_decode(text),
+    auth.verify(text, text, text),
+    auth._jwt_header(text, text),
+    auth._jwt_payload(text, text),
+    auth._jwt_valid(text, text, text),
     auth.claims(),
     auth.claim(text),
     auth.uid(),

@@ -5,6 +5,8 @@ use auth_core::{base64url, jwt, secret, Algorithm, AuthError};
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::error::OrRaise;
 use crate::gucs;
@@ -65,34 +67,59 @@ fn sign(payload: &str, secret: &str, algorithm: &str) -> String {
     jwt::encode(payload, alg, caller_secret(secret).or_raise())
 }
 
-/// pgjwt's `verify`: `valid` is false for a bad signature, another algorithm, `exp <= now` or
-/// `nbf > now`; a token that is not a JWS at all raises 22P02. Header and payload are returned as
-/// the JSON text that was signed.
-#[pg_extern(sql = "
-CREATE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
-RETURNS TABLE(header json, payload json, valid boolean)
-STABLE STRICT PARALLEL SAFE ROWS 1 LANGUAGE c AS 'MODULE_PATHNAME', 'verify_wrapper';
-")]
-fn verify(
-    token: &str,
-    secret: &str,
-    algorithm: &str,
-) -> TableIterator<
-    'static,
-    (
-        name!(header, String),
-        name!(payload, String),
-        name!(valid, bool),
-    ),
-> {
+// pgjwt's `verify` is `auth.verify(token, secret, algorithm) → TABLE(header json, payload json,
+// valid boolean)` in sql/jwt.sql: a SQL function the planner inlines into three scalar calls,
+// which costs far less per row than a set-returning C function. The three calls see the same
+// token, so the last decoded token is cached for the backend (keyed by its full text).
+
+thread_local! {
+    static LAST_DECODED: RefCell<Option<(String, Rc<jwt::Decoded>)>> = const { RefCell::new(None) };
+}
+
+/// Decodes a token for the pgjwt API: unknown algorithm → 22023, not a JWS → 22P02.
+fn decode_for_pgjwt(token: &str, algorithm: &str) -> (Algorithm, Rc<jwt::Decoded>) {
     let alg = Algorithm::parse(algorithm).or_raise();
+    let cached = LAST_DECODED.with_borrow(|last| match last {
+        Some((t, d)) if t == token => Some(Rc::clone(d)),
+        _ => None,
+    });
+    let decoded = cached.unwrap_or_else(|| {
+        let d = Rc::new(
+            jwt::decode(token)
+                .map_err(|r| AuthError::InvalidText(format!("invalid JWT: {}", r.message())))
+                .or_raise(),
+        );
+        LAST_DECODED.set(Some((token.to_owned(), Rc::clone(&d))));
+        d
+    });
+    (alg, decoded)
+}
+
+/// The header's JSON text as signed (json is stored as text, so no re-parse on the way out).
+#[pg_extern(sql = "
+CREATE FUNCTION auth._jwt_header(token text, algorithm text) RETURNS json
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_header_wrapper';
+")]
+fn _jwt_header(token: &str, algorithm: &str) -> String {
+    decode_for_pgjwt(token, algorithm).1.header_json.clone()
+}
+
+#[pg_extern(sql = "
+CREATE FUNCTION auth._jwt_payload(token text, algorithm text) RETURNS json
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_payload_wrapper';
+")]
+fn _jwt_payload(token: &str, algorithm: &str) -> String {
+    decode_for_pgjwt(token, algorithm).1.payload_json.clone()
+}
+
+/// pgjwt's `valid`: false for a bad signature, another `alg` (none included), `exp <= now` or
+/// `nbf > now`.
+#[pg_extern(stable, strict, parallel_safe)]
+fn _jwt_valid(token: &str, secret: &str, algorithm: &str) -> bool {
+    let (alg, decoded) = decode_for_pgjwt(token, algorithm);
     let key = caller_secret(secret).or_raise();
-    let decoded = jwt::decode(token)
-        .map_err(|r| AuthError::InvalidText(format!("invalid JWT: {}", r.message())))
-        .or_raise();
-    let valid = decoded.verify_signature(token, alg, key).is_ok()
-        && claims::pgjwt_time_valid(&decoded.payload, now_unix_micros());
-    TableIterator::once((decoded.header_json, decoded.payload_json, valid))
+    decoded.verify_signature(token, alg, key).is_ok()
+        && claims::pgjwt_time_valid(&decoded.payload, now_unix_micros())
 }
 
 /// Signs claims with the server key, adding `iat`, `exp` (unless present) and the configured

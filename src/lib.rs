@@ -31,7 +31,12 @@ pub extern "C-unwind" fn _PG_init() {
 extension_sql_file!(
     "../sql/jwt.sql",
     name = "jwt",
-    requires = [jwt::_jwt_verify]
+    requires = [
+        jwt::_jwt_verify,
+        jwt::_jwt_header,
+        jwt::_jwt_payload,
+        jwt::_jwt_valid
+    ]
 );
 extension_sql_file!(
     "../sql/users.sql",
