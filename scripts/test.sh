@@ -24,5 +24,9 @@ mkdir -p target/pgrx-test
 chown postgres: target/pgrx-test
 flock target/.pgrx-test.lock cargo pgrx test pg15 --runas postgres --pgdata "$PWD/target/pgrx-test/data"
 
+step "fuzzing (scripts/fuzz.sh: 20 s per target, stable Rust, no sanitizer)"
+(cd fuzz && cargo fmt -- --check && cargo clippy --all-targets -- -D warnings)
+scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+
 echo
 echo "all tests passed"

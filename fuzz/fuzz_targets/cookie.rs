@@ -1,0 +1,86 @@
+//! Cookie handling: `cookie::parse_cookie_header`, `find_cookie` and `unquote` on arbitrary
+//! `Cookie` headers (what `auth.refresh_token` and `auth.logout` read from `request.headers`),
+//! and `set_cookie` / `set_cookie_headers` on arbitrary values.
+//!
+//! Invariants: parsed names are non-empty, trimmed and free of `;` and `=`; values are free of
+//! `;`; `find_cookie` returns the first pair of that name; `unquote` strips exactly one pair of
+//! surrounding quotes; a `Set-Cookie` we emit has exactly our attributes (a value can never inject
+//! one), reads back through the parser, and its `response.headers` JSON round-trips.
+#![no_main]
+
+use auth_core::cookie::{self, Attributes, SameSite};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(header) = std::str::from_utf8(data) else {
+        return;
+    };
+
+    let pairs = cookie::parse_cookie_header(header);
+    assert!(pairs.len() <= header.matches(';').count() + 1);
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        assert!(!name.is_empty());
+        assert_eq!(*name, name.trim());
+        assert!(!name.contains(';') && !name.contains('='));
+        assert!(!value.contains(';'));
+        let first = pairs.iter().position(|(n, _)| n == name).unwrap();
+        assert_eq!(cookie::find_cookie(header, name), Some(pairs[first].1));
+        assert!(first <= i);
+    }
+    // A name no pair has is not found.
+    let absent = format!(
+        "{}x",
+        pairs
+            .iter()
+            .map(|(n, _)| *n)
+            .max_by_key(|n| n.len())
+            .unwrap_or("")
+    );
+    assert_eq!(cookie::find_cookie(header, &absent), None);
+
+    let unquoted = cookie::unquote(header);
+    if unquoted.len() != header.len() {
+        assert!(header.len() >= 2 && header.starts_with('"') && header.ends_with('"'));
+        assert_eq!(unquoted, &header[1..header.len() - 1]);
+    } else {
+        assert_eq!(unquoted, header);
+    }
+
+    // Set-Cookie with the input as the value (and, split at the first '|', as the path).
+    let (value, path) = header.split_once('|').unwrap_or((header, "/"));
+    for (same_site, secure) in [
+        (SameSite::Lax, true),
+        (SameSite::Strict, false),
+        (SameSite::None, true),
+        (SameSite::None, false),
+    ] {
+        let attrs = Attributes {
+            path,
+            same_site,
+            secure,
+        };
+        let Ok(set) = cookie::set_cookie("refresh_token", value, 60, &attrs) else {
+            continue;
+        };
+        assert!(same_site != SameSite::None || secure);
+        assert!(cookie::check_path(path).is_ok());
+        let mut want = vec![
+            format!("refresh_token={value}"),
+            format!("Path={path}"),
+            "Max-Age=60".to_string(),
+            "HttpOnly".to_string(),
+            format!("SameSite={}", same_site.name()),
+        ];
+        if secure {
+            want.push("Secure".into());
+        }
+        assert_eq!(set.split("; ").collect::<Vec<_>>(), want);
+        // A browser sends back `name=value`; we read the same value.
+        let sent = format!("refresh_token={value}");
+        assert_eq!(cookie::find_cookie(&sent, "refresh_token"), Some(value));
+        let json = cookie::set_cookie_headers(std::slice::from_ref(&set));
+        let parsed: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed[0]["Set-Cookie"], Value::String(set));
+    }
+});

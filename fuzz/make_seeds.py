@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpora under fuzz/seeds/<target>/ from the public vectors
+(core/vectors/jwt_hmac_vectors.json) and hand-picked hostile shapes. Rerun after changing it:
+    python3 fuzz/make_seeds.py
+libFuzzer grows its own corpus (fuzz/corpus/, git-ignored) from these."""
+import base64, hashlib, hmac, json, os, shutil, struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = json.load(open(os.path.join(HERE, "..", "core", "vectors", "jwt_hmac_vectors.json")))
+FUZZ_KEY = b"fuzz-key-0123456789abcdef-0123456789abcdef-0123456789abcdef-0123"  # as in the targets
+HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(header: str, payload: str, key: bytes, alg: str = "HS256") -> str:
+    signing_input = f"{b64(header.encode())}.{b64(payload.encode())}"
+    mac = hmac.new(key, signing_input.encode(), HASHES[alg]).digest()
+    return f"{signing_input}.{b64(mac)}"
+
+
+def write(target: str, seeds):
+    d = os.path.join(HERE, "seeds", target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for i, s in enumerate(seeds):
+        with open(os.path.join(d, f"{i:03d}"), "wb") as f:
+            f.write(s if isinstance(s, bytes) else s.encode())
+
+
+a1 = VECTORS["rfc7515_a1"]
+a1_key = unb64(a1["key_base64url"])
+pgjwt = sign('{"alg":"HS256","typ":"JWT"}', '{"sub":"1234567890","name":"John Doe","admin":true}', b"secret")
+std = '{"alg":"%s","typ":"JWT"}'
+claims = ['{"role":"web_user","sub":"alice","exp":1700000000,"iat":1699996400}',
+          '{"role":"anon"}', '{"exp":"soon","nbf":true}', '{"exp":1e300,"nbf":-1}',
+          '{"aud":["x","api"],"iss":"auth","exp":99999999999}',
+          '{"tid":"0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b","role":"svc"}', '{}']
+
+jwt_decode = [a1["token"], pgjwt, "", "a.b", "a.b.c.d", "..", "e30.e30.", "W10.e30.", "e30.MQ.",
+              f"{b64(b'{}')}.{b64(bytes([0xff, 0xfe]))}.", "e30.e30.a=", "e30.e30.AA==",
+              a1["token"].replace(".", "..", 1), a1["token"][:-1], a1["token"] + "A"]
+for alg in HASHES:
+    for c in claims:
+        jwt_decode.append(sign(std % alg, c, FUZZ_KEY, alg))
+for header in ['{"alg":"none"}', '{"alg":"None"}', '{"alg":"NONE"}', '{"alg":"hs256"}',
+               '{"alg":1}', '{"typ":"JWT"}', '{"alg":"HS256","alg":"none"}']:
+    admin = b64(b'{"role":"admin"}')
+    jwt_decode.append(f"{b64(header.encode())}.{admin}.")
+    jwt_decode.append(sign(header, '{"role":"admin"}', FUZZ_KEY))
+write("jwt_decode", jwt_decode)
+
+# jwt_roundtrip: [alg byte][key length][key][payload]
+rt = []
+for i, alg in enumerate(HASHES):
+    for c in claims + ['[]', '1', '"x"', 'null', '{"a":{"b":[1,2,{"c":"\\u0000"}]}}', '{ "spaced" : 1 }']:
+        rt.append(bytes([i, len(FUZZ_KEY)]) + FUZZ_KEY + c.encode())
+rt.append(bytes([0, len(a1_key)]) + a1_key + json.dumps(a1["payload"]).encode())
+rt.append(bytes([0, 6]) + b"secret" + b'{"sub":"1234567890","name":"John Doe","admin":true}')
+rt.append(bytes([2, 0]) + b"{}")
+write("jwt_roundtrip", rt)
+
+# claims: [now µs, i64 LE][leeway s, u16 LE][payload JSON]
+cl = []
+for now, leeway in [(1_700_000_000_000_000, 30), (0, 0), (-1, 3600), (2**62, 1)]:
+    for c in claims + ['{"aud_under_test":"api","aud":"api","iss_under_test":"auth","iss":"auth"}',
+                       '{"exp":1700000000.5}', '{"exp":"1700000000"}', '{"iat":9e15}']:
+        cl.append(struct.pack("<qH", now, leeway) + c.encode())
+write("claims", cl)
+
+b64_seeds = ["", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy", "Zg==", "Zh", "Z",
+             "-_8", "+/8", a1["key_base64url"], a1["key_base64url"] + "==", b64(FUZZ_KEY)]
+for case in VECTORS["rfc4231"]:
+    for k in ("key_hex", "data_hex", "hmac_sha256"):
+        b64_seeds.append(b64(bytes.fromhex(case[k])))
+write("base64url", b64_seeds)
+
+write("cookie", ['theme=dark; refresh_token="abc"; =nameless; novalue; refresh_token=second;  spaced = v ',
+                 "refresh_token=" + b64(b"\x01" * 32), "a=b=c", ";;;=;", 'x="', '""',
+                 "access_token=" + pgjwt + "; refresh_token=" + "A" * 43,
+                 "refresh_token=abc|/rpc/refresh_token", "v|/x; Domain=evil", "x\x00y=z",
+                 "refresh_token=\u00e9\u20ac; a=1"])
+
+dummy = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
+write("password_hash", [dummy, dummy.replace("$2a$", "$2b$"), dummy.replace("$2a$", "$2y$"),
+                        dummy.replace("$05$", "$31$"), dummy.replace("$05$", "$21$"),
+                        dummy.replace("$05$", "$03$"), dummy[:-1], dummy + "x", "$2x$" + dummy[4:],
+                        "$2a$5$" + dummy[7:] + "x", "$1$abc$def", "", "U*U\n" + dummy,
+                        "a" * 73 + "\n" + dummy, "\n" + dummy, "\u20ac" * 25 + "\nplain",
+                        "$2a$05$" + "\u00e9" * 26 + "x"])
+
+u = "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+write("credentials", ["pgauth_" + "A" * 43, "A" * 43, "pgauth_" + "\u20ac" * 10, u, u.upper(),
+                      "{" + u + "}", u.replace("-", ""),
+                      '{"role":"anon"}', '{"tid":"%s","sid":"%s","key_id":null}' % (u, u),
+                      '{"tid":"nope"}', '{"sid":5}', '{"key_id":["x"]}', '[{"tid":"%s"}]' % u,
+                      '{"\\u0074id":"%s"}' % u, '{"tid":"%s","tid":null}' % u,
+                      '{"org":7,"sub":"x"}', '{"exp":1}', "not json", "s3cret-proxy-values3cret-proxy-value"])
+print("seeds written under", os.path.join(HERE, "seeds"))
