@@ -7,6 +7,7 @@ pub mod algorithm;
 pub mod base64url;
 pub mod claims;
 pub mod cookie;
+pub mod credentials;
 pub mod error;
 pub mod jwt;
 pub mod password;

@@ -1,0 +1,195 @@
+//! API tokens, API keys and sessions as they appear in a request's JWT claims: which claims mark
+//! a credential the database must check (`tid`, `sid`, `key_id`), which claims an API token's
+//! extra claims may not set, and the constant-time comparison of the proxy secret.
+
+use serde_json::{Map, Value};
+
+use crate::token::sha256;
+use crate::AuthError;
+
+/// Claim naming an API token (`auth.api_tokens.id`).
+pub const TOKEN_ID: &str = "tid";
+/// Claim naming a login session (`auth.sessions.id`).
+pub const SESSION_ID: &str = "sid";
+/// Claim naming the API key a JWT was exchanged for (`auth.api_keys.id`). Not `kid`: that is a
+/// JOSE header parameter naming a signing key.
+pub const KEY_ID: &str = "key_id";
+
+/// Claims an API token's extra claims cannot set: the four the token is made of, and the two
+/// other credential markers, which would make `auth.check_request` look up the wrong table.
+pub const API_TOKEN_RESERVED: [&str; 6] = ["tid", "role", "iat", "exp", SESSION_ID, KEY_ID];
+
+/// Refuses extra claims that are not a JSON object or that set a reserved claim (22023).
+pub fn check_extra_claims(claims: &Value) -> Result<&Map<String, Value>, AuthError> {
+    let Value::Object(map) = claims else {
+        return Err(AuthError::InvalidParameter(
+            "claims must be a JSON object".into(),
+        ));
+    };
+    if let Some(name) = API_TOKEN_RESERVED.iter().find(|n| map.contains_key(**n)) {
+        return Err(AuthError::InvalidParameter(format!(
+            "claim \"{name}\" is reserved and cannot be set in claims (reserved: {})",
+            API_TOKEN_RESERVED.join(", ")
+        )));
+    }
+    Ok(map)
+}
+
+/// The credential markers of one request's claims.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Markers {
+    pub token_id: Option<[u8; 16]>,
+    pub session_id: Option<[u8; 16]>,
+    pub key_id: Option<[u8; 16]>,
+}
+
+impl Markers {
+    pub fn is_empty(&self) -> bool {
+        self.token_id.is_none() && self.session_id.is_none() && self.key_id.is_none()
+    }
+}
+
+/// Cheap pre-check on the claims' JSON text: false means no marker can be present, so the
+/// request needs no lookup. (A marker name inside a value only costs the full parse.)
+pub fn may_carry_markers(claims_json: &str) -> bool {
+    ["\"tid\"", "\"sid\"", "\"key_id\""]
+        .iter()
+        .any(|m| claims_json.contains(m))
+}
+
+/// Reads the markers of `request.jwt.claims`. Absent and JSON `null` markers are absent; a marker
+/// that is not a UUID string, or claims that are not a JSON object, are refused: fail closed.
+pub fn markers(claims_json: &str) -> Result<Markers, &'static str> {
+    let claims: Map<String, Value> = match serde_json::from_str::<Value>(claims_json) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err("the request's claims are not a JSON object"),
+    };
+    let get = |name: &str, why: &'static str| match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => parse_uuid(s).map(Some).ok_or(why),
+        Some(_) => Err(why),
+    };
+    Ok(Markers {
+        token_id: get(TOKEN_ID, "claim \"tid\" is not a UUID")?,
+        session_id: get(SESSION_ID, "claim \"sid\" is not a UUID")?,
+        key_id: get(KEY_ID, "claim \"key_id\" is not a UUID")?,
+    })
+}
+
+/// Parses the hyphenated UUID form (`8-4-4-4-12` hex digits, either case): the form PostgreSQL
+/// prints and every token of this extension carries.
+pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let b = text.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut nibbles = 0usize;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let v = (c as char).to_digit(16)? as u8;
+        out[nibbles / 2] |= if nibbles.is_multiple_of(2) { v << 4 } else { v };
+        nibbles += 1;
+    }
+    Some(out)
+}
+
+/// Compares a presented secret with the configured one in time independent of where they differ
+/// and of their lengths: both are hashed first, and the digests are compared without branching.
+pub fn secrets_equal(presented: &[u8], expected: &[u8]) -> bool {
+    let a = sha256(presented);
+    let b = sha256(expected);
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const U: &str = "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+
+    #[test]
+    fn reserved_claims_are_refused() {
+        assert!(check_extra_claims(&json!({"org": 7, "sub": "x", "aud": "api"})).is_ok());
+        for name in API_TOKEN_RESERVED {
+            let err = check_extra_claims(&json!({ name: 1 })).unwrap_err();
+            assert_eq!(err.sqlstate(), "22023");
+            assert!(err.message().contains(&format!("\"{name}\"")), "{err}");
+        }
+        for bad in [json!([1]), json!("x"), json!(null), json!(3)] {
+            assert_eq!(
+                check_extra_claims(&bad).unwrap_err().message(),
+                "claims must be a JSON object"
+            );
+        }
+    }
+
+    #[test]
+    fn uuids() {
+        let u = parse_uuid(U).unwrap();
+        assert_eq!(u[0], 0x0b);
+        assert_eq!(u[15], 0x5b);
+        assert_eq!(parse_uuid(&U.to_uppercase()), Some(u));
+        for bad in [
+            "",
+            "0b5ea6b23c4d4e5f8a9b0c1d2e3f4a5b",
+            "{0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b}",
+            "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5g",
+            "0b5ea6b2+3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+            "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5",
+            "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5bb",
+            "ééééééé-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+        ] {
+            assert_eq!(parse_uuid(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn markers_of_claims() {
+        assert!(markers(r#"{"role":"anon"}"#).unwrap().is_empty());
+        assert!(markers("{}").unwrap().is_empty());
+        assert!(markers(r#"{"tid":null,"note":"tid"}"#).unwrap().is_empty());
+        let m = markers(&format!(r#"{{"role":"r","tid":"{U}","sid":"{U}"}}"#)).unwrap();
+        assert_eq!(m.token_id, parse_uuid(U));
+        assert_eq!(m.session_id, parse_uuid(U));
+        assert_eq!(m.key_id, None);
+        let m = markers(&format!(r#"{{"key_id":"{U}"}}"#)).unwrap();
+        assert_eq!(m.key_id, parse_uuid(U));
+        assert!(markers(r#"{"tid":"nope"}"#).is_err());
+        assert!(markers(r#"{"sid":5}"#).is_err());
+        assert!(markers(r#"{"key_id":["x"]}"#).is_err());
+        assert!(markers("[]").is_err());
+        assert!(markers("not json").is_err());
+    }
+
+    #[test]
+    fn marker_precheck() {
+        assert!(!may_carry_markers(r#"{"role":"anon"}"#));
+        assert!(!may_carry_markers(""));
+        assert!(!may_carry_markers(r#"{"tidy":1,"sidx":2}"#));
+        for s in [r#"{"tid":1}"#, r#"{"sid":1}"#, r#"{"key_id":1}"#] {
+            assert!(may_carry_markers(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn secret_comparison() {
+        assert!(secrets_equal(b"s3cret-proxy-value", b"s3cret-proxy-value"));
+        assert!(!secrets_equal(b"s3cret-proxy-valuf", b"s3cret-proxy-value"));
+        assert!(!secrets_equal(b"", b"s3cret-proxy-value"));
+        assert!(!secrets_equal(
+            b"s3cret-proxy-value-and-more",
+            b"s3cret-proxy-value"
+        ));
+    }
+}
