@@ -5,6 +5,9 @@
 
 use pgrx::prelude::*;
 
+mod api_keys;
+mod api_tokens;
+mod check_request;
 mod error;
 mod gucs;
 mod jwt;
@@ -36,6 +39,39 @@ extension_sql_file!(
         jwt::_jwt_header,
         jwt::_jwt_payload,
         jwt::_jwt_valid
+    ]
+);
+extension_sql_file!("../sql/credentials.sql", name = "credentials");
+extension_sql_file!(
+    "../sql/api_tokens.sql",
+    name = "api_tokens",
+    requires = [
+        "credentials",
+        api_tokens::_sign_api_token,
+        api_tokens::_invoking_role
+    ]
+);
+extension_sql_file!(
+    "../sql/api_keys.sql",
+    name = "api_keys",
+    requires = [
+        "credentials",
+        api_keys::_new_api_key,
+        api_keys::_api_key_hash,
+        api_keys::_sign_api_key_token,
+        check_request::_request_header,
+        check_request::_proxy_secret_matches
+    ]
+);
+extension_sql_file!(
+    "../sql/check_request.sql",
+    name = "check_request",
+    requires = [
+        "api_tokens",
+        "api_keys",
+        check_request::_claim_markers,
+        check_request::_request_header,
+        check_request::_proxy_secret_matches
     ]
 );
 extension_sql_file!(

@@ -1,0 +1,75 @@
+-- API tokens (seed 004): long-lived JWTs signed with the server key whose `tid` claim names a row
+-- here. auth.check_request (PostgREST's db-pre-request) refuses a token whose row is revoked,
+-- expired or deleted. Only the extension owner reads or writes the table; admins act through the
+-- functions, once granted them (see docs/readme/api_tokens.md).
+
+CREATE TABLE auth.api_tokens (
+    id           uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    name         text        NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 256),
+    role         name        NOT NULL,
+    claims       jsonb       NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(claims) = 'object'),
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by   name        NOT NULL,
+    expires_at   timestamptz,
+    revoked_at   timestamptz,
+    last_used_at timestamptz
+);
+COMMENT ON TABLE auth.api_tokens IS
+    'API tokens issued by auth.create_api_token (the JWT itself is never stored). Delete a row or set revoked_at to revoke.';
+COMMENT ON COLUMN auth.api_tokens.claims IS 'Extra claims the token carries besides tid, role, iat and exp.';
+COMMENT ON COLUMN auth.api_tokens.created_by IS 'The role that called create_api_token (after SET ROLE).';
+COMMENT ON COLUMN auth.api_tokens.last_used_at IS
+    'Last request seen by auth.check_request, recorded at most once a minute and only by read-write, read-committed requests.';
+SELECT pg_catalog.pg_extension_config_dump('auth.api_tokens', '');
+
+CREATE FUNCTION auth.create_api_token(
+    name text,
+    role name,
+    expires_at timestamptz DEFAULT NULL,
+    claims jsonb DEFAULT '{}'
+) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_claims jsonb := coalesce(claims, '{}'::jsonb);
+    v_exp    bigint;
+    v_token  text;
+    v_caller pg_catalog.name := auth._invoking_role();
+BEGIN
+    IF create_api_token.name IS NULL OR pg_catalog.length(create_api_token.name) NOT BETWEEN 1 AND 256 THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    PERFORM auth._check_credential_role(create_api_token.role, v_caller);
+    IF expires_at IS NOT NULL THEN
+        IF expires_at <= pg_catalog.now() THEN
+            RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
+        END IF;
+        IF pg_catalog.isfinite(expires_at) THEN
+            v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
+        END IF;
+    END IF;
+    -- Signs first: bad claims or a missing key fail before anything is written.
+    v_token := auth._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);
+    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at)
+    VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at);
+    RETURN v_token;
+END
+$$;
+COMMENT ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb) IS
+    'Records an API token and returns its JWT (tid, role, iat, exp when expiring, extra claims). Shown once.';
+
+CREATE FUNCTION auth.revoke_api_token(id uuid) RETURNS boolean
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH revoked AS (
+        UPDATE auth.api_tokens AS t SET revoked_at = pg_catalog.now()
+        WHERE t.id = revoke_api_token.id AND t.revoked_at IS NULL
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM revoked)
+$$;
+COMMENT ON FUNCTION auth.revoke_api_token(uuid) IS
+    'Revokes an API token at once; true if it was live, false if unknown or already revoked.';

@@ -1,0 +1,77 @@
+//! Helpers of `auth.check_request` (PostgREST's `db-pre-request`, in `sql/check_request.sql`):
+//! the request's credential markers, its headers, and the constant-time proxy-secret check.
+
+use std::ffi::CStr;
+
+use auth_core::credentials;
+use pgrx::datum::Uuid;
+use pgrx::prelude::*;
+use serde_json::Value;
+
+use crate::gucs;
+
+/// A custom setting such as `request.headers`, NULL when unset or empty. These placeholders are
+/// readable by every role, so no privilege is bypassed.
+fn request_setting(name: &CStr) -> Option<String> {
+    // SAFETY: GetConfigOption with missing_ok returns NULL or a valid C string owned by the GUC
+    // machinery, copied at once.
+    let raw = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+    if raw.is_null() {
+        return None;
+    }
+    let value = unsafe { CStr::from_ptr(raw) }.to_string_lossy();
+    (!value.is_empty()).then(|| value.into_owned())
+}
+
+/// The credential markers (`tid`, `sid`, `key_id`) of a request's claims, or why the claims are
+/// refused (a marker that is not a UUID, claims that are not a JSON object).
+#[pg_extern(immutable, strict, parallel_safe)]
+#[allow(clippy::type_complexity)] // pgrx needs the name!() columns spelled out here
+fn _claim_markers(
+    claims: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(tid, Option<Uuid>),
+        name!(sid, Option<Uuid>),
+        name!(key_id, Option<Uuid>),
+        name!(refused, Option<String>),
+    ),
+> {
+    let row = match credentials::markers(claims) {
+        Ok(m) => (
+            m.token_id.map(Uuid::from_bytes),
+            m.session_id.map(Uuid::from_bytes),
+            m.key_id.map(Uuid::from_bytes),
+            None,
+        ),
+        Err(why) => (None, None, None, Some(why.to_string())),
+    };
+    TableIterator::once(row)
+}
+
+/// One header of the current PostgREST request (`request.headers`, names lowercased), NULL when
+/// absent, not a string, or when there is no request.
+#[pg_extern(stable, strict, parallel_safe)]
+fn _request_header(name: &str) -> Option<String> {
+    let headers = request_setting(c"request.headers")?;
+    match serde_json::from_str::<Value>(&headers).ok()? {
+        Value::Object(mut map) => match map.remove(&name.to_ascii_lowercase())? {
+            Value::String(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// True when `auth.proxy_secret` is set and `presented` equals it (constant time). False for
+/// NULL, and when no proxy secret is configured (nothing can match).
+#[pg_extern(stable, parallel_safe)]
+fn _proxy_secret_matches(presented: Option<&str>) -> bool {
+    match (gucs::proxy_secret(), presented) {
+        (Some(expected), Some(presented)) => {
+            credentials::secrets_equal(presented.as_bytes(), expected.as_bytes())
+        }
+        _ => false,
+    }
+}
