@@ -1,7 +1,11 @@
 //! In-database tests, run by `cargo pgrx test`. pgrx runs every `#[pg_test]` in schema `tests`,
 //! so each file holds one `#[pg_schema] mod tests` and prefixes its test names.
 
+mod api_keys;
+mod api_tokens;
+mod check_request;
 mod common;
 mod jwt;
 mod passwords;
+mod requests;
 mod sessions;

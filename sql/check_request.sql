@@ -13,7 +13,8 @@
 -- The fast path, run by every request. SECURITY INVOKER and without a SET clause, which would
 -- cost more than the whole check; it only reads a setting and calls pg_catalog functions.
 -- PostgREST writes claims with Aeson, which never escapes letters, so a marker is always spelled
--- out literally; a marker name inside a value only costs the slow path.
+-- out literally; a marker name inside a value only costs the slow path. (The same test is
+-- auth_core::credentials::may_carry_markers, whose soundness the fuzzer checks.)
 CREATE FUNCTION auth.check_request() RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
