@@ -51,13 +51,14 @@ fn _claim_markers(
 }
 
 /// One header of the current PostgREST request (`request.headers`, names lowercased), NULL when
-/// absent, not a string, or when there is no request.
+/// absent, not a string, holding a NUL (a JSON `\u0000`, which PostgreSQL text cannot hold), or
+/// when there is no request.
 #[pg_extern(stable, strict, parallel_safe)]
 fn _request_header(name: &str) -> Option<String> {
     let headers = request_setting(c"request.headers")?;
     match serde_json::from_str::<Value>(&headers).ok()? {
         Value::Object(mut map) => match map.remove(&name.to_ascii_lowercase())? {
-            Value::String(s) => Some(s),
+            Value::String(s) if !s.contains('\0') => Some(s),
             _ => None,
         },
         _ => None,

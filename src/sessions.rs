@@ -87,7 +87,9 @@ fn _session_cookies(
 
 /// A cookie of the current request: from `request.cookies` (the JSON object PostgREST sets),
 /// else from a `cookie` entry of `request.headers`. NULL when absent, empty, or when those
-/// settings do not parse: a request we cannot read carries no cookie.
+/// settings do not parse: a request we cannot read carries no cookie. A value holding a NUL
+/// (a JSON `\u0000`; no cookie can carry one) is NULL too: PostgreSQL text cannot hold it, and
+/// `convert_to` would raise 22021 instead of the flows' 401.
 #[pg_extern(stable, strict, parallel_safe)]
 fn _request_cookie(name: &str) -> Option<String> {
     let from_cookies = request_setting(c"request.cookies")
@@ -99,7 +101,7 @@ fn _request_cookie(name: &str) -> Option<String> {
         let header = headers.get("cookie")?.as_str()?;
         cookie::find_cookie(header, name).map(str::to_owned)
     });
-    found.filter(|v| !v.is_empty())
+    found.filter(|v| !v.is_empty() && !v.contains('\0'))
 }
 
 /// The claims of a token signed with the server key, checking the algorithm and the signature but
