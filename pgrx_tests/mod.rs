@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod api_tokens;
+mod bad_inputs;
 mod check_request;
 mod common;
 mod jwt;

@@ -1,0 +1,616 @@
+//! The bad-input suite: a table of hostile inputs driven through the SQL API, each with the typed
+//! outcome it must have. For every case:
+//! - the documented SQLSTATE (never XX000: a panic or an internal error is a bug), or, for the
+//!   flows that answer errors through `response.status` instead of raising (login, refresh), that
+//!   status and message;
+//! - no secret in what comes back (message, detail, hint, result, response headers): neither the
+//!   configured `auth.jwt_secret` nor the case's own token, password or key;
+//! - nothing written: the row count of every table of schema `auth` (listed from pg_class, so
+//!   new tables are covered) is unchanged, except the one documented write of a failed login
+//!   (its throttling record).
+//!
+//! The cases run PostgREST-style: `request.*` settings for the call only, some as the anonymous
+//! role. docs/readme/security.md summarises the table.
+
+use pgrx::prelude::*;
+
+extension_sql!(
+    r#"
+-- Every table of schema auth (from pg_class, so new tables are covered): its row count and an
+-- md5 of its rows, as {"table": {"rows": n, "digest": "..."}}. The digest catches updates too
+-- (a session revoked, a last_used_at recorded).
+CREATE FUNCTION tests.auth_row_counts() RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t name;
+    n bigint;
+    d text;
+    counts jsonb := '{}';
+BEGIN
+    FOR t IN SELECT c.relname FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind IN ('r', 'p')
+             ORDER BY 1
+    LOOP
+        EXECUTE pg_catalog.format(
+            'SELECT count(*), md5(coalesce(string_agg(r::text, E''\n'' ORDER BY r::text), '''')) FROM auth.%I r',
+            t) INTO n, d;
+        counts := counts || pg_catalog.jsonb_build_object(t, pg_catalog.jsonb_build_object('rows', n, 'digest', d));
+    END LOOP;
+    RETURN counts;
+END
+$$;
+
+-- One hostile call: `settings` (request.*, auth.*, and last `role`) are set for the call only,
+-- the statement runs in a subtransaction, and the outcome comes back as JSON: either
+-- {state, message, detail, hint} when it raised, or {result, status, headers} (the statement's
+-- value as text, response.status and response.headers) when it answered.
+CREATE FUNCTION tests.bad_input(stmt text, settings jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+    v text;
+    saved jsonb := '{}';
+    outcome jsonb;
+    res text;
+    st text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each_text(settings) e
+                ORDER BY e.key = 'role', e.key
+    LOOP
+        saved := saved || pg_catalog.jsonb_build_object(k, pg_catalog.current_setting(k, true));
+        PERFORM pg_catalog.set_config(k, v, true);
+    END LOOP;
+    PERFORM pg_catalog.set_config('response.status', '', true),
+            pg_catalog.set_config('response.headers', '', true);
+    BEGIN
+        EXECUTE stmt INTO res;
+        outcome := pg_catalog.jsonb_build_object(
+            'result', res,
+            'status', nullif(pg_catalog.current_setting('response.status', true), ''),
+            'headers', nullif(pg_catalog.current_setting('response.headers', true), ''));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+        outcome := pg_catalog.jsonb_build_object('state', st, 'message', msg, 'detail', det, 'hint', hnt);
+    END;
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each_text(saved) e
+                ORDER BY e.key <> 'role', e.key
+    LOOP
+        PERFORM pg_catalog.set_config(k, coalesce(v, CASE WHEN k = 'role' THEN 'none' ELSE '' END), true);
+    END LOOP;
+    PERFORM pg_catalog.set_config('response.status', '', true),
+            pg_catalog.set_config('response.headers', '', true);
+    RETURN outcome;
+END
+$$;
+"#,
+    name = "tests_bad_inputs",
+    requires = ["tests_common"]
+);
+
+#[pgrx::pg_schema]
+mod tests {
+    use auth_core::{base64url, Algorithm};
+    use pgrx::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    use crate::pgrx_tests::common::{one, run};
+
+    const TAG: &str = "bi";
+    const PASSWORD: &str = "correct horse battery";
+    const UUID: &str = "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+    const MB: usize = 1 << 20;
+
+    /// What a case must do.
+    #[derive(Debug, Clone)]
+    enum Expect {
+        /// Raise this SQLSTATE with a message containing the fragment.
+        Raises(&'static str, &'static str),
+        /// Answer without raising: this `response.status` and a body containing the fragment
+        /// (login and refresh_token answer refusals so, to keep their records).
+        Answers(&'static str, &'static str),
+        /// Return this value (as text; None for NULL): the documented non-error outcome.
+        Returns(Option<&'static str>),
+    }
+
+    struct Case {
+        what: &'static str,
+        sql: String,
+        settings: Value,
+        expect: Expect,
+        /// Strings that must not appear in anything the call gives back (tokens, passwords, keys).
+        hidden: Vec<String>,
+        /// Documented writes: (table, rows added).
+        writes: Vec<(&'static str, i64)>,
+    }
+
+    impl Case {
+        fn with(mut self, settings: Value) -> Self {
+            self.settings = settings;
+            self
+        }
+        fn hiding(mut self, s: impl Into<String>) -> Self {
+            self.hidden.push(s.into());
+            self
+        }
+        fn writing(mut self, table: &'static str, rows: i64) -> Self {
+            self.writes.push((table, rows));
+            self
+        }
+    }
+
+    fn case(what: &'static str, sql: impl Into<String>, expect: Expect) -> Case {
+        Case {
+            what,
+            sql: sql.into(),
+            settings: json!({}),
+            expect,
+            hidden: Vec::new(),
+            writes: Vec::new(),
+        }
+    }
+
+    fn raises(
+        what: &'static str,
+        sql: impl Into<String>,
+        state: &'static str,
+        frag: &'static str,
+    ) -> Case {
+        case(what, sql, Expect::Raises(state, frag))
+    }
+
+    fn lit(s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    fn b64(s: &str) -> String {
+        base64url::encode(s.as_bytes())
+    }
+
+    /// A token with this header and payload, signed HS256 with `key`.
+    fn signed(header: &str, payload: &str, key: &[u8]) -> String {
+        let input = format!("{}.{}", b64(header), b64(payload));
+        let mac = Algorithm::HS256.sign(key, input.as_bytes());
+        format!("{input}.{}", base64url::encode(&mac))
+    }
+
+    /// `auth.jwt_verify` of a token, with the token kept out of every answer.
+    fn verify_raises(what: &'static str, token: &str, frag: &'static str) -> Case {
+        raises(
+            what,
+            format!("SELECT auth.jwt_verify({})", lit(token)),
+            "PT401",
+            frag,
+        )
+        .hiding(token)
+    }
+
+    fn setup() -> String {
+        run("SET LOCAL auth.bcrypt_cost = 4");
+        run(&format!("CREATE ROLE {TAG}_anon NOLOGIN"));
+        run(&format!("CREATE ROLE {TAG}_web NOLOGIN"));
+        run(&format!(
+            "SELECT auth.grant_session_access('{TAG}_anon', ARRAY['{TAG}_web'])"
+        ));
+        run(&format!(
+            "SELECT auth.grant_request_check(ARRAY['{TAG}_anon', '{TAG}_web']::name[])"
+        ));
+        run(&format!(
+            "GRANT EXECUTE ON FUNCTION auth.exchange_api_key(text) TO {TAG}_anon"
+        ));
+        run(&format!(
+            "INSERT INTO auth.users (username, password, role) VALUES ('{TAG}_alice', {}, '{TAG}_web')",
+            lit(PASSWORD)
+        ));
+        one::<String>("SELECT current_setting('auth.jwt_secret')").expect("the test cluster's key")
+    }
+
+    fn cases(secret: &str) -> Vec<Case> {
+        let key = secret.as_bytes();
+        let std_header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let good_payload =
+            format!(r#"{{"role":"{TAG}_web","sub":"{TAG}_alice","exp":99999999999}}"#);
+        let good = signed(std_header, &good_payload, key);
+        let (signing_input, signature) = good.rsplit_once('.').unwrap();
+        let (good_h, good_p) = signing_input.split_once('.').unwrap();
+        let sig32 = base64url::encode(&[7u8; 32]);
+        // A payload whose base64url has '-' and '_', spelled in the standard alphabet instead.
+        let std_alphabet = b64(r#"{"a":"???>>>~~~"}"#)
+            .replace('-', "+")
+            .replace('_', "/");
+        assert!(std_alphabet.contains('+') && std_alphabet.contains('/'));
+        let with_payload = |p: &str| signed(std_header, p, key);
+        let anon_claims = json!({"role": format!("{TAG}_anon")}).to_string();
+        let as_anon = |extra: Value| {
+            let mut s = json!({"role": format!("{TAG}_anon"), "request.jwt.claims": anon_claims});
+            for (k, v) in extra.as_object().unwrap() {
+                s[k] = v.clone();
+            }
+            s
+        };
+        let claims = |c: &str| json!({"request.jwt.claims": c});
+        let big = "A".repeat(MB);
+        let refused_refresh = Expect::Answers("401", "Invalid or expired refresh token");
+        let bad_login = Expect::Answers("401", "Invalid user or password");
+        let dummy_hash = "$2a$04$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+
+        vec![
+            // ---- JWT structure (auth.jwt_verify: PT401 naming the reason) ----
+            verify_raises("empty token", "", "expected 3 segments"),
+            verify_raises("one segment", "abcdef", "expected 3 segments"),
+            verify_raises("two segments", signing_input, "expected 3 segments"),
+            verify_raises("four segments", &format!("{good}.{sig32}"), "expected 3 segments"),
+            verify_raises("trailing dot", &format!("{good}."), "expected 3 segments"),
+            verify_raises("header not base64url", &format!("!!!.{good_p}.{signature}"), "header is not base64url"),
+            verify_raises("padded header", &format!("{}==.{good_p}.{signature}", &good_h[..good_h.len() - 2]), "header is not base64url"),
+            verify_raises("payload in the standard alphabet", &format!("{good_h}.{}.{signature}", std_alphabet), "payload is not base64url"),
+            verify_raises("signature not base64url", &format!("{signing_input}.{}+/", &signature[..40]), "signature is not base64url"),
+            verify_raises("header is a JSON array", &format!("{}.{good_p}.{signature}", b64("[]")), "header is not a JSON object"),
+            verify_raises("header is a JSON string", &format!("{}.{good_p}.{signature}", b64(r#""HS256""#)), "header is not a JSON object"),
+            verify_raises("header is not JSON", &format!("{}.{good_p}.{signature}", b64("alg=HS256")), "header is not a JSON object"),
+            verify_raises("header is not UTF-8", &format!("{}.{good_p}.{signature}", base64url::encode(&[0x7b, 0xff, 0xfe, 0x7d])), "header is not UTF-8"),
+            verify_raises("payload is a JSON array", &with_payload("[1,2]"), "payload is not a JSON object"),
+            verify_raises("payload is a number", &with_payload("42"), "payload is not a JSON object"),
+            verify_raises("payload is null", &with_payload("null"), "payload is not a JSON object"),
+            verify_raises("payload is not UTF-8", &format!("{good_h}.{}.{signature}", base64url::encode(&[0x7b, 0xc3, 0x28, 0x7d])), "payload is not UTF-8"),
+            verify_raises("payload nests 10000 arrays", &with_payload(&format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000))), "longer than 16384 bytes"),
+            verify_raises("payload nests 200 arrays", &with_payload(&format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200))), "payload is not a JSON object"),
+            verify_raises("exp beyond f64", &with_payload(r#"{"exp":1e400}"#), "payload is not a JSON object"),
+            // ---- algorithms ----
+            verify_raises("alg none, no signature", &format!("{}.{good_p}.", b64(r#"{"alg":"none","typ":"JWT"}"#)), "wrong algorithm"),
+            verify_raises("alg None", &signed(r#"{"alg":"None"}"#, &good_payload, key), "wrong algorithm"),
+            verify_raises("alg NONE", &signed(r#"{"alg":"NONE"}"#, &good_payload, key), "wrong algorithm"),
+            verify_raises("alg hs256 (case)", &signed(r#"{"alg":"hs256"}"#, &good_payload, key), "wrong algorithm"),
+            verify_raises("alg is a number", &signed(r#"{"alg":256}"#, &good_payload, key), "wrong algorithm"),
+            verify_raises("alg missing", &signed(r#"{"typ":"JWT"}"#, &good_payload, key), "header has no \"alg\""),
+            verify_raises("alg with a NUL", &signed(r#"{"alg":"HS256\u0000"}"#, &good_payload, key), "wrong algorithm"),
+            verify_raises("duplicate alg, last none", &signed(r#"{"alg":"HS256","alg":"none"}"#, &good_payload, key), "wrong algorithm"),
+            raises("HS256 token to an HS512 verifier", format!("SELECT auth.jwt_verify({})", lit(&good)), "PT401", "wrong algorithm")
+                .with(json!({"auth.jwt_algorithm": "HS512", "auth.jwt_secret": "k".repeat(64)}))
+                .hiding(&good)
+                .hiding("k".repeat(64)),
+            // ---- signatures ----
+            verify_raises("stripped signature", &format!("{signing_input}."), "signature has the wrong length"),
+            verify_raises("truncated signature", &format!("{signing_input}.{}", &signature[..40]), "signature has the wrong length"),
+            verify_raises("signature one byte long", &format!("{signing_input}.AA"), "signature has the wrong length"),
+            verify_raises("HS512-length signature", &format!("{signing_input}.{}", base64url::encode(&[1u8; 64])), "signature has the wrong length"),
+            verify_raises("tampered payload", &format!("{good_h}.{}.{signature}", b64(&good_payload.replace("_web", "_admin"))), "bad signature"),
+            verify_raises("tampered header", &format!("{}.{good_p}.{signature}", b64(r#"{"alg":"HS256","typ":"JWS"}"#)), "bad signature"),
+            verify_raises("signed with another key", &signed(std_header, &good_payload, b"another key that is 32 bytes long!"), "bad signature"),
+            verify_raises("signature of another token", &format!("{signing_input}.{sig32}"), "bad signature"),
+            // ---- time claims ----
+            verify_raises("exp as a string", &with_payload(r#"{"exp":"99999999999"}"#), "\"exp\" is not a number"),
+            verify_raises("nbf as a string", &with_payload(r#"{"nbf":"0"}"#), "\"nbf\" is not a number"),
+            verify_raises("iat as an array", &with_payload(r#"{"iat":[0]}"#), "\"iat\" is not a number"),
+            verify_raises("exp as a boolean", &with_payload(r#"{"exp":true}"#), "\"exp\" is not a number"),
+            verify_raises("exp a float in the past", &with_payload(r#"{"exp":1.5}"#), "token expired"),
+            verify_raises("exp negative", &with_payload(r#"{"exp":-1}"#), "token expired"),
+            verify_raises("exp hugely negative", &with_payload(r#"{"exp":-1e308}"#), "token expired"),
+            verify_raises("nbf huge", &with_payload(r#"{"nbf":1e300}"#), "token not yet valid"),
+            verify_raises("iat in the far future", &with_payload(r#"{"iat":99999999999}"#), "token not yet valid"),
+            case("exp huge: never expires", format!("SELECT ((auth.jwt_verify({}) ->> 'exp')::float8 > 1e299)::text", lit(&with_payload(r#"{"exp":1e300}"#))), Expect::Returns(Some("true"))),
+            raises("NUL escape in a verified payload", format!("SELECT auth.jwt_verify({})", lit(&with_payload(r#"{"exp":99999999999,"x":"a\u0000b"}"#))), "22P05", "unsupported Unicode escape sequence"),
+            // ---- size ----
+            raises("1 MB token", format!("SELECT auth.jwt_verify(repeat('A', {MB}) || '.e30.e30')"), "PT401", "longer than 16384 bytes").hiding(&big[..4096]),
+            raises("1 MB token, three real segments", format!("SELECT auth.jwt_verify({} || repeat('A', {MB}))", lit(&format!("{signing_input}."))), "PT401", "longer than 16384 bytes").hiding(&big[..4096]),
+            raises("1 MB token to pgjwt verify", format!("SELECT valid::text FROM auth.verify(repeat('A', {MB}) || '.e30.e30', 'secret')"), "22P02", "longer than 16384 bytes").hiding(&big[..4096]),
+            // ---- NULLs and empty strings ----
+            case("jwt_verify(NULL)", "SELECT auth.jwt_verify(NULL)", Expect::Returns(None)),
+            case("jwt_sign(NULL)", "SELECT auth.jwt_sign(NULL)", Expect::Returns(None)),
+            case("pgjwt verify with NULL secret", format!("SELECT coalesce(valid::text, 'null') FROM auth.verify({}, NULL)", lit(&good)), Expect::Returns(Some("null"))),
+            raises("jwt_sign of an array", "SELECT auth.jwt_sign('[1,2]')", "22023", "claims must be a JSON object"),
+            raises("jwt_sign of a string", r#"SELECT auth.jwt_sign('"role"')"#, "22023", "claims must be a JSON object"),
+            raises("jwt_sign of null JSON", "SELECT auth.jwt_sign('null')", "22023", "claims must be a JSON object"),
+            raises("jwt_sign with a short key", "SELECT auth.jwt_sign('{}')", "22023", "needs at least 32").with(json!({"auth.jwt_secret": "short-key"})).hiding("short-key"),
+            // ---- pgjwt API ----
+            raises("sign with alg none", "SELECT auth.sign('{}', 'secret', 'none')", "22023", "unsupported algorithm"),
+            raises("sign with alg NONE", "SELECT auth.sign('{}', 'secret', 'NONE')", "22023", "unsupported algorithm"),
+            raises("sign with an empty secret", "SELECT auth.sign('{}', '', 'HS256')", "22023", "secret must not be empty"),
+            raises("sign with an empty algorithm", "SELECT auth.sign('{}', 'secret', '')", "22023", "unsupported algorithm"),
+            raises("sign a non-JSON payload", "SELECT auth.sign('{', 'secret')", "22P02", "invalid input syntax for type json"),
+            raises("pgjwt verify, two segments", format!("SELECT valid::text FROM auth.verify({}, 'secret')", lit(signing_input)), "22P02", "expected 3 segments").hiding(signing_input),
+            raises("pgjwt verify, header an array", format!("SELECT valid::text FROM auth.verify({}, 'secret')", lit(&format!("{}.{good_p}.{signature}", b64("[]")))), "22P02", "header is not a JSON object"),
+            raises("pgjwt verify, alg None", format!("SELECT valid::text FROM auth.verify({}, 'secret', 'None')", lit(&good)), "22023", "unsupported algorithm"),
+            case("pgjwt verify, HS256 token as HS512", format!("SELECT valid::text FROM auth.verify({}, {}, 'HS512')", lit(&good), lit(secret)), Expect::Returns(Some("false"))),
+            case("pgjwt verify, exp a string in the past", format!("SELECT valid::text FROM auth.verify({}, {})", lit(&with_payload(r#"{"exp":"1"}"#)), lit(secret)), Expect::Returns(Some("false"))),
+            case("pgjwt verify, tampered payload", format!("SELECT valid::text FROM auth.verify({}, {})", lit(&format!("{good_h}.{}.{signature}", b64(r#"{"role":"x"}"#))), lit(secret)), Expect::Returns(Some("false"))),
+            // ---- bytes: url_encode / url_decode ----
+            raises("url_decode of '!!'", "SELECT auth.url_decode('!!')", "22P02", "invalid base64url"),
+            raises("url_decode of one character", "SELECT auth.url_decode('Z')", "22P02", "invalid base64url"),
+            raises("url_decode with bad padding", "SELECT auth.url_decode('Zg=')", "22P02", "invalid base64url"),
+            raises("url_decode with a space", "SELECT auth.url_decode('Zm9v Yg')", "22P02", "invalid base64url"),
+            case("NUL and invalid UTF-8 bytes round-trip", r"SELECT auth.url_decode(auth.url_encode('\x00ff00fe'::bytea))::text", Expect::Returns(Some(r"\x00ff00fe"))),
+            raises("decoded invalid UTF-8 through convert_from", r"SELECT convert_from(auth.url_decode(auth.url_encode('\xc328'::bytea)), 'UTF8')", "22021", "invalid byte sequence"),
+            raises("decoded NUL through convert_from", "SELECT convert_from(auth.url_decode('AA'), 'UTF8')", "22021", "invalid byte sequence"),
+            case("url_encode(NULL)", "SELECT auth.url_encode(NULL)", Expect::Returns(None)),
+            // ---- claims of the request (RLS helpers, check_request) ----
+            raises("claims() of non-JSON claims", "SELECT auth.claims()", "22P02", "invalid input syntax for type json").with(claims("not json")),
+            raises("uid() of truncated claims", "SELECT auth.uid()", "22P02", "invalid input syntax for type json").with(claims(r#"{"sub":"#)),
+            case("claim() of array claims", "SELECT auth.claim('sub')", Expect::Returns(None)).with(claims(r#"[{"sub":"x"}]"#)),
+            raises("check_request: claims not JSON", "SELECT auth.check_request()", "PT401", "not a JSON object").with(as_anon(json!({"request.jwt.claims": r#"garbage "tid""#}))),
+            raises("check_request: claims an array", "SELECT auth.check_request()", "PT401", "not a JSON object").with(as_anon(json!({"request.jwt.claims": format!(r#"[{{"tid":"{UUID}"}}]"#)}))),
+            raises("check_request: tid not a uuid", "SELECT auth.check_request()", "PT401", "claim \"tid\" is not a UUID").with(as_anon(json!({"request.jwt.claims": r#"{"role":"bi_anon","tid":"' OR 1=1 --"}"#}))),
+            raises("check_request: tid a number", "SELECT auth.check_request()", "PT401", "claim \"tid\" is not a UUID").with(as_anon(json!({"request.jwt.claims": r#"{"role":"bi_anon","tid":42}"#}))),
+            raises("check_request: tid an array", "SELECT auth.check_request()", "PT401", "claim \"tid\" is not a UUID").with(as_anon(json!({"request.jwt.claims": format!(r#"{{"role":"bi_anon","tid":["{UUID}"]}}"#)}))),
+            raises("check_request: tid a braced uuid", "SELECT auth.check_request()", "PT401", "claim \"tid\" is not a UUID").with(as_anon(json!({"request.jwt.claims": format!(r#"{{"role":"bi_anon","tid":"{{{UUID}}}"}}"#)}))),
+            raises("check_request: sid not a uuid", "SELECT auth.check_request()", "PT401", "claim \"sid\" is not a UUID").with(as_anon(json!({"request.jwt.claims": r#"{"role":"bi_anon","sid":"session-1"}"#}))),
+            raises("check_request: key_id an object", "SELECT auth.check_request()", "PT401", "claim \"key_id\" is not a UUID").with(as_anon(json!({"request.jwt.claims": r#"{"role":"bi_anon","key_id":{}}"#}))),
+            raises("check_request: unknown tid", "SELECT auth.check_request()", "PT401", "API token revoked, expired or unknown").with(as_anon(json!({"request.jwt.claims": format!(r#"{{"role":"bi_anon","tid":"{UUID}"}}"#)}))),
+            raises("check_request: unknown sid", "SELECT auth.check_request()", "PT401", "session ended").with(as_anon(json!({"request.jwt.claims": format!(r#"{{"role":"bi_anon","sid":"{}"}}"#, UUID.to_uppercase())}))),
+            raises("check_request: 1 MB of claims with a tid", "SELECT auth.check_request()", "PT401", "not a JSON object").with(as_anon(json!({"request.jwt.claims": format!("{{\"tid\":{}", "1".repeat(MB))}))),
+            case("check_request: garbage without markers passes", "SELECT auth.check_request()", Expect::Returns(Some(""))).with(as_anon(json!({"request.jwt.claims": "not json at all"}))),
+            // ---- refresh_token: cookies and arguments (401 through response.status) ----
+            case("refresh: no cookie", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({}))),
+            case("refresh: request.cookies not JSON", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.cookies": "refresh_token=abc"}))),
+            case("refresh: request.cookies an array", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.cookies": r#"["refresh_token"]"#}))),
+            case("refresh: cookie a number", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.cookies": r#"{"refresh_token":43}"#}))),
+            case("refresh: cookie empty", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.cookies": r#"{"refresh_token":""}"#}))),
+            case("refresh: cookie with a NUL", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.cookies": r#"{"refresh_token":"a\u0000b"}"#}))),
+            case("refresh: Cookie header without '='", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.headers": r#"{"cookie":"refresh_token"}"#}))),
+            case("refresh: Cookie header garbage", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.headers": r#"{"cookie":";;=;==;\"\";refresh_token=;"}"#}))),
+            case("refresh: duplicate cookies", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.headers": format!(r#"{{"cookie":"refresh_token={}; refresh_token={}"}}"#, "A".repeat(43), "B".repeat(43))}))),
+            case("refresh: quoted cookie value", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.headers": format!(r#"{{"cookie":"refresh_token=\"{}\""}}"#, "A".repeat(43))}))),
+            case("refresh: Cookie header a number", "SELECT auth.refresh_token()", refused_refresh.clone()).with(as_anon(json!({"request.headers": r#"{"cookie":7}"#}))),
+            case("refresh: garbage argument", "SELECT auth.refresh_token('garbage; Path=/')", refused_refresh.clone()).with(as_anon(json!({}))),
+            case("refresh: 1 MB argument", format!("SELECT auth.refresh_token(repeat('A', {MB}))"), refused_refresh.clone()).with(as_anon(json!({}))).hiding(&big[..4096]),
+            case("refresh: an access token as refresh token", format!("SELECT auth.refresh_token({})", lit(&good)), refused_refresh.clone()).with(as_anon(json!({}))).hiding(&good),
+            // ---- logout ----
+            raises("logout with an unknown scope", "SELECT auth.logout('everywhere')", "22023", "scope must be 'local' or 'global'").with(as_anon(json!({}))),
+            raises("logout with a NULL scope", "SELECT auth.logout(NULL)", "22023", "scope must be").with(as_anon(json!({}))),
+            case("logout with garbage cookies", "SELECT auth.logout()", Expect::Returns(Some(""))).with(as_anon(json!({"request.cookies": format!(r#"{{"refresh_token":"x","access_token":"{}"}}"#, "A".repeat(20_000))}))),
+            case("logout with a NUL in the refresh cookie", "SELECT auth.logout()", Expect::Returns(Some(""))).with(as_anon(json!({"request.cookies": r#"{"refresh_token":"\u0000"}"#}))),
+            case("logout with a forged access cookie", "SELECT auth.logout('global')", Expect::Returns(Some(""))).with(as_anon(json!({"request.cookies": json!({"access_token": format!("{}.{}.{sig32}", b64(r#"{"alg":"none"}"#), b64(&format!(r#"{{"sid":"{UUID}"}}"#)))}).to_string()}))),
+            // ---- login (bad arguments raise 22023; bad credentials answer 401 and record it) ----
+            raises("login with NULL username", "SELECT auth.login(NULL, 'pw')", "22023", "must not be NULL").with(as_anon(json!({}))),
+            raises("login with NULL password", "SELECT auth.login('bi_alice', NULL)", "22023", "must not be NULL").with(as_anon(json!({}))),
+            raises("login with an empty password", "SELECT auth.login('bi_alice', '')", "22023", "password must not be empty").with(as_anon(json!({}))),
+            raises("login with a 73-byte password", format!("SELECT auth.login('bi_alice', {})", lit(&"x".repeat(73))), "22023", "73 bytes").with(as_anon(json!({}))).hiding("x".repeat(73)),
+            raises("login with 37 two-byte characters", format!("SELECT auth.login('bi_alice', {})", lit(&"é".repeat(37))), "22023", "74 bytes").with(as_anon(json!({}))).hiding("é".repeat(37)),
+            raises("login with a 1 MB password", format!("SELECT auth.login('bi_alice', repeat('p', {MB}))"), "22023", "bytes").with(as_anon(json!({}))).hiding("p".repeat(4096)),
+            raises("login with 1 MB username and password", format!("SELECT auth.login(repeat('u', {MB}), repeat('p', {MB}))"), "22023", "bytes").with(as_anon(json!({}))).hiding("u".repeat(4096)),
+            case("login with a 1 MB username", format!("SELECT auth.login(repeat('u', {MB}), {})", lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding("u".repeat(300)).hiding(PASSWORD).writing("login_failures", 1),
+            case("login with an empty username", format!("SELECT auth.login('', {})", lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding(PASSWORD).writing("login_failures", 1),
+            case("login with SQL in the username", format!("SELECT auth.login({}, {})", lit("bi_alice' OR '1'='1"), lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding(PASSWORD).writing("login_failures", 1),
+            case("login with a bcrypt hash as password", format!("SELECT auth.login('bi_alice', {})", lit(dummy_hash)), bad_login.clone()).with(as_anon(json!({}))).writing("login_failures", 1),
+            // ---- users, passwords ----
+            raises("user with a 257-character name", format!("INSERT INTO auth.users (username, password, role) VALUES (repeat('u', 257), {}, 'bi_web')", lit(PASSWORD)), "23514", "users_username_length").hiding(PASSWORD),
+            raises("user with a 2-character name", format!("INSERT INTO auth.users (username, password, role) VALUES ('ab', {}, 'bi_web')", lit(PASSWORD)), "23514", "users_username_length").hiding(PASSWORD),
+            raises("user with a 1 MB name", format!("INSERT INTO auth.users (username, password, role) VALUES (repeat('u', {MB}), {}, 'bi_web')", lit(PASSWORD)), "23514", "users_username_length").hiding(PASSWORD),
+            raises("user with NULL name", format!("INSERT INTO auth.users (username, password, role) VALUES (NULL, {}, 'bi_web')", lit(PASSWORD)), "23502", "username").hiding(PASSWORD),
+            raises("user with a 73-byte password", format!("INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', {}, 'bi_web')", lit(&"y".repeat(73))), "22023", "73 bytes").hiding("y".repeat(73)),
+            raises("user with a 1 MB password", format!("INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', repeat('y', {MB}), 'bi_web')"), "22023", "bytes").hiding("y".repeat(4096)),
+            raises("user with an empty password", "INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', '', 'bi_web')", "22023", "password must not be empty"),
+            raises("user with NULL password", "INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', NULL, 'bi_web')", "23502", "password"),
+            raises("user with an unknown role", format!("INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', {}, 'no_such_role')", lit(PASSWORD)), "23503", "role \"no_such_role\" does not exist").hiding(PASSWORD),
+            raises("user with a cost-31 hash", format!("INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', {}, 'bi_web')", lit(&dummy_hash.replace("$04$", "$31$"))), "22023", "above the maximum"),
+            raises("password changed to 73 bytes", format!("UPDATE auth.users SET password = {} WHERE username = 'bi_alice'", lit(&"z".repeat(73))), "22023", "73 bytes").hiding("z".repeat(73)),
+            raises("hash_password of 73 bytes", format!("SELECT auth.hash_password({})", lit(&"x".repeat(73))), "22023", "73 bytes").hiding("x".repeat(73)),
+            raises("hash_password of 1 MB", format!("SELECT auth.hash_password(repeat('x', {MB}))"), "22023", "bytes").hiding("x".repeat(4096)),
+            raises("hash_password of ''", "SELECT auth.hash_password('')", "22023", "password must not be empty"),
+            raises("verify_password against garbage", format!("SELECT auth.verify_password({}, 'garbage')", lit(PASSWORD)), "22P02", "not a bcrypt hash").hiding(PASSWORD),
+            raises("verify_password against ''", format!("SELECT auth.verify_password({}, '')", lit(PASSWORD)), "22P02", "not a bcrypt hash").hiding(PASSWORD),
+            raises("verify_password against a cost-31 hash", format!("SELECT auth.verify_password({}, {})", lit(PASSWORD), lit(&dummy_hash.replace("$04$", "$31$"))), "22023", "above 20").hiding(PASSWORD),
+            raises("verify_password of a 73-byte password", format!("SELECT auth.verify_password({}, {})", lit(&"x".repeat(73)), lit(dummy_hash)), "22023", "73 bytes").hiding("x".repeat(73)),
+            raises("bcrypt cost 3", "SELECT set_config('auth.bcrypt_cost', '3', true)", "22023", "auth.bcrypt_cost"),
+            raises("bcrypt cost 21", "SELECT set_config('auth.bcrypt_cost', '21', true)", "22023", "auth.bcrypt_cost"),
+            raises("change_password when not logged in", format!("SELECT auth.change_password({}, 'new password')", lit(PASSWORD)), "PT401", "Not logged in").with(json!({"role": "bi_web", "request.jwt.claims": r#"{"role":"bi_web"}"#})).hiding(PASSWORD),
+            raises("change_password with a garbage sid", format!("SELECT auth.change_password({}, 'new password')", lit(PASSWORD)), "PT401", "Not logged in").with(json!({"role": "bi_web", "request.jwt.claims": r#"{"role":"bi_web","sub":"bi_alice","sid":"x"}"#})).hiding(PASSWORD),
+            raises("change_password to 73 bytes", format!("SELECT auth.change_password({}, {})", lit(PASSWORD), lit(&"n".repeat(73))), "22023", "73 bytes").with(json!({"role": "bi_web", "request.jwt.claims": r#"{"role":"bi_web","sub":"bi_alice"}"#})).hiding(PASSWORD).hiding("n".repeat(73)),
+            // ---- private functions, called by the anonymous role ----
+            raises("anon calls jwt_sign", r#"SELECT auth.jwt_sign('{"role":"postgres"}')"#, "42501", "permission denied").with(as_anon(json!({}))),
+            raises("anon calls hash_password", "SELECT auth.hash_password('pw')", "42501", "permission denied").with(as_anon(json!({}))),
+            raises("anon calls create_api_key", "SELECT auth.create_api_key('bi_web')", "42501", "permission denied").with(as_anon(json!({}))),
+            raises("anon reads auth.users", "SELECT count(*) FROM auth.users", "42501", "permission denied").with(as_anon(json!({}))),
+            // ---- API keys and tokens ----
+            raises("exchange_api_key of garbage", "SELECT auth.exchange_api_key('garbage')", "PT401", "Invalid API key").with(as_anon(json!({}))),
+            raises("exchange_api_key of a key-shaped unknown", format!("SELECT auth.exchange_api_key('pgauth_{}')", "A".repeat(43)), "PT401", "Invalid API key").with(as_anon(json!({}))).hiding(format!("pgauth_{}", "A".repeat(43))),
+            raises("exchange_api_key of 1 MB", format!("SELECT auth.exchange_api_key('pgauth_' || repeat('A', {MB}))"), "PT401", "Invalid API key").with(as_anon(json!({}))).hiding(&big[..4096]),
+            raises("exchange_api_key with no key", "SELECT auth.exchange_api_key()", "PT401", "API key required").with(as_anon(json!({}))),
+            raises("exchange_api_key of ''", "SELECT auth.exchange_api_key('')", "PT401", "API key required").with(as_anon(json!({}))),
+            raises("exchange_api_key: header a number", "SELECT auth.exchange_api_key()", "PT401", "API key required").with(as_anon(json!({"request.headers": r#"{"x-api-key":5}"#}))),
+            raises("exchange_api_key: headers not JSON", "SELECT auth.exchange_api_key()", "PT401", "API key required").with(as_anon(json!({"request.headers": "x-api-key: pgauth_x"}))),
+            raises("exchange_api_key: header with a NUL", "SELECT auth.exchange_api_key()", "PT401", "API key required").with(as_anon(json!({"request.headers": r#"{"x-api-key":"pgauth_\u0000"}"#}))),
+            raises("exchange_api_key: an access token as key", format!("SELECT auth.exchange_api_key({})", lit(&good)), "PT401", "Invalid API key").with(as_anon(json!({}))).hiding(&good),
+            raises("create_api_key for an unknown role", "SELECT auth.create_api_key('no_such_role')", "23503", "does not exist"),
+            raises("create_api_key for NULL role", "SELECT auth.create_api_key(NULL)", "22023", "role must not be NULL"),
+            raises("create_api_key with a bad plan", "SELECT auth.create_api_key('bi_web', 'gold; DROP TABLE x')", "22023", "plan must be"),
+            raises("create_api_key expiring in the past", "SELECT auth.create_api_key('bi_web', NULL, now() - interval '1 day')", "22023", "expires_at must be in the future"),
+            raises("create_api_token with an empty name", "SELECT auth.create_api_token('', 'bi_web')", "22023", "name must be 1 to 256 characters"),
+            raises("create_api_token with a 1 MB name", format!("SELECT auth.create_api_token(repeat('n', {MB}), 'bi_web')"), "22023", "name must be 1 to 256 characters"),
+            raises("create_api_token overriding tid", "SELECT auth.create_api_token('n', 'bi_web', NULL, '{\"tid\":\"x\"}')", "22023", "reserved"),
+            raises("create_api_token overriding role", "SELECT auth.create_api_token('n', 'bi_web', NULL, '{\"role\":\"postgres\"}')", "22023", "reserved"),
+            raises("create_api_token with array claims", "SELECT auth.create_api_token('n', 'bi_web', NULL, '[1]')", "22023", "claims must be a JSON object"),
+            raises("create_api_token for an unknown role", "SELECT auth.create_api_token('n', 'no_such_role')", "23503", "does not exist"),
+            raises("create_api_token expiring in the past", "SELECT auth.create_api_token('n', 'bi_web', now() - interval '1 second')", "22023", "expires_at must be in the future"),
+            raises("revoke_api_token of a non-uuid", "SELECT auth.revoke_api_token('not-a-uuid')", "22P02", "invalid input syntax for type uuid"),
+            case("disable_api_key of an unknown key", format!("SELECT auth.disable_api_key('{UUID}')::text"), Expect::Returns(Some("false"))),
+        ]
+    }
+
+    /// Everything a call gives back, for the secrecy checks.
+    fn visible(outcome: &Map<String, Value>) -> String {
+        ["message", "detail", "hint", "result", "headers"]
+            .iter()
+            .filter_map(|k| outcome.get(*k).and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn row_counts() -> Map<String, Value> {
+        match one::<pgrx::JsonB>("SELECT tests.auth_row_counts()").map(|j| j.0) {
+            Some(Value::Object(m)) => m,
+            other => panic!("auth_row_counts gave {other:?}"),
+        }
+    }
+
+    /// Runs one case; returns what is wrong with its outcome, if anything.
+    fn check(c: &Case, secret: &str) -> Option<String> {
+        let before = row_counts();
+        let sql = format!(
+            "SELECT tests.bad_input({}, {}::jsonb)",
+            lit(&c.sql),
+            lit(&c.settings.to_string())
+        );
+        let outcome = match one::<pgrx::JsonB>(&sql).map(|j| j.0) {
+            Some(Value::Object(m)) => m,
+            other => return Some(format!("no outcome: {other:?}")),
+        };
+        let after = row_counts();
+        let s = |k: &str| outcome.get(k).and_then(Value::as_str);
+        let mut wrong = Vec::new();
+
+        match (&c.expect, s("state")) {
+            (_, Some("XX000")) => {
+                wrong.push(format!("internal error (a panic?): {:?}", s("message")))
+            }
+            (Expect::Raises(state, frag), Some(got)) => {
+                if got != *state {
+                    wrong.push(format!("SQLSTATE {got}, want {state} ({:?})", s("message")));
+                }
+                if !s("message").unwrap_or("").contains(frag) {
+                    wrong.push(format!("message {:?} lacks {frag:?}", s("message")));
+                }
+            }
+            (Expect::Raises(state, _), None) => wrong.push(format!(
+                "did not raise {state}; returned {:?} (status {:?})",
+                s("result").map(|r| r.chars().take(200).collect::<String>()),
+                s("status")
+            )),
+            (_, Some(got)) => wrong.push(format!("raised {got}: {:?}", s("message"))),
+            (Expect::Answers(status, frag), None) => {
+                if s("status") != Some(status) {
+                    wrong.push(format!("response.status {:?}, want {status}", s("status")));
+                }
+                if !s("result").unwrap_or("").contains(frag) {
+                    wrong.push(format!("body {:?} lacks {frag:?}", s("result")));
+                }
+            }
+            (Expect::Returns(want), None) => {
+                if s("result") != *want {
+                    wrong.push(format!("returned {:?}, want {want:?}", s("result")));
+                }
+            }
+        }
+
+        let seen = visible(&outcome);
+        if seen.contains(secret) {
+            wrong.push("the configured jwt secret is in the answer".into());
+        }
+        for h in c.hidden.iter().filter(|h| h.len() >= 4) {
+            if seen.contains(h.as_str()) {
+                wrong.push(format!("the input {:.20}... is in the answer", h));
+            }
+        }
+        // Messages stay short: nothing large is ever echoed back.
+        if s("message").is_some_and(|m| m.len() > 300) {
+            wrong.push(format!("message of {} bytes", s("message").unwrap().len()));
+        }
+
+        for (table, now) in &after {
+            let was = &before[table];
+            let rows = |v: &Value| v["rows"].as_i64().unwrap_or(-1);
+            match c.writes.iter().find(|(t, _)| t == table) {
+                Some((_, added)) if rows(now) - rows(was) == *added => {}
+                Some((_, added)) => wrong.push(format!(
+                    "auth.{table}: {} -> {} rows (documented +{added})",
+                    rows(was),
+                    rows(now)
+                )),
+                None if now != was => wrong.push(format!(
+                    "auth.{table} changed: {} -> {} rows",
+                    rows(was),
+                    rows(now)
+                )),
+                None => {}
+            }
+        }
+        if after.len() != before.len() {
+            wrong.push("the set of auth tables changed".into());
+        }
+        (!wrong.is_empty()).then(|| wrong.join("; "))
+    }
+
+    #[pg_test]
+    fn bad_inputs_table() {
+        let secret = setup();
+        let table = cases(&secret);
+        let raising = table
+            .iter()
+            .filter(|c| matches!(c.expect, Expect::Raises(..) | Expect::Answers(..)))
+            .count();
+        assert!(
+            raising >= 60,
+            "only {raising} hostile inputs with a typed error"
+        );
+        let mut names: Vec<&str> = table.iter().map(|c| c.what).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), table.len(), "case names are unique");
+
+        let failures: Vec<String> = table
+            .iter()
+            .filter_map(|c| check(c, &secret).map(|why| format!("{}: {why}", c.what)))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} of {} cases failed:\n{}",
+            failures.len(),
+            table.len(),
+            failures.join("\n")
+        );
+    }
+
+    /// The checks above can fail: a case expecting the wrong SQLSTATE, one leaking its input, one
+    /// writing a row, are each reported.
+    #[pg_test]
+    fn bad_inputs_checks_can_fail() {
+        let secret = setup();
+        let wrong_state = raises("x", "SELECT auth.url_decode('!!')", "22023", "invalid");
+        assert!(check(&wrong_state, &secret)
+            .unwrap()
+            .contains("SQLSTATE 22P02"));
+        let echoed = case(
+            "x",
+            "SELECT 'a token'::text",
+            Expect::Returns(Some("a token")),
+        )
+        .hiding("a token");
+        assert!(check(&echoed, &secret)
+            .unwrap()
+            .contains("is in the answer"));
+        let leaks_key = case(
+            "x",
+            "SELECT current_setting('auth.jwt_secret')",
+            Expect::Returns(Some("")),
+        );
+        assert!(check(&leaks_key, &secret).unwrap().contains("jwt secret"));
+        let writes = case(
+            "x",
+            "INSERT INTO auth.login_failures (username) VALUES ('x') RETURNING 'ok'",
+            Expect::Returns(Some("ok")),
+        );
+        assert!(check(&writes, &secret)
+            .unwrap()
+            .contains("auth.login_failures changed: 0 -> 1 rows"));
+        let updates = case(
+            "x",
+            "UPDATE auth.users SET role = 'bi_anon' RETURNING 'ok'",
+            Expect::Returns(Some("ok")),
+        );
+        assert!(check(&updates, &secret)
+            .unwrap()
+            .contains("auth.users changed"));
+        let internal = raises(
+            "x",
+            "DO $$ BEGIN RAISE SQLSTATE 'XX000'; END $$",
+            "XX000",
+            "",
+        );
+        assert!(check(&internal, &secret)
+            .unwrap()
+            .contains("internal error"));
+    }
+}
