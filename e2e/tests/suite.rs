@@ -1,0 +1,102 @@
+//! The end-to-end suite: one live stack (PostgreSQL 15 + auth, PostgREST 12.0.2, Caddy, nginx)
+//! shared by every scenario, run in sequence. A failing scenario does not stop the others; the
+//! test fails at the end listing them all. `E2E_ONLY=name,name` runs a subset (names below).
+
+mod scenarios;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use e2e::stack::Stack;
+
+type Scenario = fn(&mut Stack);
+
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("jwt_over_postgrest", scenarios::jwt::jwt_over_postgrest),
+    (
+        "seed001_session_via_caddy",
+        scenarios::session::seed001_session_via_caddy,
+    ),
+    (
+        "seed004_api_tokens",
+        scenarios::api_tokens::seed004_api_tokens,
+    ),
+    (
+        "seed002_api_keys_via_nginx",
+        scenarios::api_keys::seed002_api_keys_via_nginx,
+    ),
+    ("seed003_rls_matrix", scenarios::rls::seed003_rls_matrix),
+    (
+        "concurrent_refresh",
+        scenarios::concurrency::concurrent_refresh,
+    ),
+    (
+        "concurrent_logins",
+        scenarios::concurrency::concurrent_logins,
+    ),
+    ("revocation_races", scenarios::concurrency::revocation_races),
+    ("dump_restore", scenarios::durability::dump_restore),
+    (
+        "extension_versions",
+        scenarios::durability::extension_versions,
+    ),
+];
+
+#[test]
+fn e2e_suite() {
+    let only: Option<Vec<String>> = std::env::var("E2E_ONLY")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    if let Some(only) = &only {
+        for name in only {
+            assert!(
+                SCENARIOS.iter().any(|(n, _)| n == name),
+                "E2E_ONLY: no scenario named {name}"
+            );
+        }
+    }
+    let t0 = Instant::now();
+    let mut stack = Stack::start();
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, scenario) in SCENARIOS {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == name)) {
+            continue;
+        }
+        ran += 1;
+        let t = Instant::now();
+        eprintln!("[e2e] scenario {name} ...");
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            scenario(&mut stack);
+            stack.assert_alive();
+        }));
+        match result {
+            Ok(()) => eprintln!(
+                "[e2e] scenario {name}: ok ({:.1} s)",
+                t.elapsed().as_secs_f64()
+            ),
+            Err(_) => {
+                eprintln!(
+                    "[e2e] scenario {name}: FAILED ({:.1} s)",
+                    t.elapsed().as_secs_f64()
+                );
+                failed.push(*name);
+            }
+        }
+    }
+    let log = stack.postgres_log();
+    drop(stack);
+    eprintln!(
+        "[e2e] {} scenarios, {} failed, {:.1} s in all",
+        ran,
+        failed.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(failed.is_empty(), "failed scenarios: {failed:?}");
+    // No backend may have crashed (a panic is an ERROR, not a crash; a crash restarts them all).
+    assert!(
+        !log.contains("terminated by signal") && !log.contains("reinitializing"),
+        "PostgreSQL log shows a crashed backend:\n{log}"
+    );
+}
