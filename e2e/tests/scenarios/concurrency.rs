@@ -333,7 +333,7 @@ pub fn revocation_races(s: &mut Stack) {
                 let mut seen = Vec::new();
                 let deadline = Instant::now() + Duration::from_secs(10);
                 let mut after = 0;
-                while after < 5 && Instant::now() < deadline && seen.len() < 500 {
+                while after < 5 && Instant::now() < deadline && seen.len() < 20_000 {
                     let start = Instant::now();
                     let r = http.get(
                         &url,

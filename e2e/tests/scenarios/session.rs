@@ -250,4 +250,27 @@ pub fn seed001_session_via_caddy(s: &mut Stack) {
         &json!({"username": USER, "password": PASSWORD}).to_string(),
     )
     .expect(200);
+
+    // Throttling over HTTP: after auth.max_failed_logins (5) failures, 429 with Retry-After, also
+    // for the right password; the failures were recorded although each answer was a 401.
+    db.execute(
+        "INSERT INTO auth.users (username, password, role) VALUES ('hammered', $1, 'member')",
+        &[&PASSWORD],
+    )
+    .unwrap();
+    let guess = json!({"username": "hammered", "password": "a guess"}).to_string();
+    for _ in 0..5 {
+        rpc(s, "login", None, &guess).expect_error(401, "PT401", "Invalid user or password");
+    }
+    let right = json!({"username": "hammered", "password": PASSWORD}).to_string();
+    for body in [&guess, &right] {
+        let r = rpc(s, "login", None, body);
+        r.expect_error(429, "PT429", "Too many failed logins, try again later");
+        let retry: u64 = r
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("Retry-After in {r}"));
+        assert!((1..=900).contains(&retry), "{r}");
+        assert!(r.headers_named("set-cookie").is_empty(), "{r}");
+    }
 }
