@@ -11,7 +11,9 @@
 -- credential, never in a READ ONLY transaction (GET, HEAD) and never blocking on a row lock.
 
 -- The fast path, run by every request. SECURITY INVOKER and without a SET clause, which would
--- cost more than the whole check; it only reads a setting and calls pg_catalog functions.
+-- cost more than the whole check; it only reads a setting and calls pg_catalog functions, and its
+-- operator is schema-qualified too, so that nothing resolves through the caller's search_path (an
+-- `=(integer, integer)` planted ahead of pg_catalog would otherwise skip every check).
 -- PostgREST writes claims with Aeson, which never escapes letters, so a marker is always spelled
 -- out literally; a marker name inside a value only costs the slow path. (The same test is
 -- auth_core::credentials::may_carry_markers, whose soundness the fuzzer checks.)
@@ -22,9 +24,9 @@ DECLARE
     claims text := pg_catalog.current_setting('request.jwt.claims', true);
 BEGIN
     IF claims IS NULL
-       OR (pg_catalog.strpos(claims, '"tid"') = 0
-           AND pg_catalog.strpos(claims, '"sid"') = 0
-           AND pg_catalog.strpos(claims, '"key_id"') = 0) THEN
+       OR (pg_catalog.strpos(claims, '"tid"') OPERATOR(pg_catalog.=) 0
+           AND pg_catalog.strpos(claims, '"sid"') OPERATOR(pg_catalog.=) 0
+           AND pg_catalog.strpos(claims, '"key_id"') OPERATOR(pg_catalog.=) 0) THEN
         RETURN;
     END IF;
     PERFORM auth._check_request_credentials(claims);
