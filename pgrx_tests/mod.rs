@@ -8,5 +8,6 @@ mod check_request;
 mod common;
 mod jwt;
 mod passwords;
+mod privileges;
 mod requests;
 mod sessions;
