@@ -404,6 +404,13 @@ mod tests {
             raises("anon calls hash_password", "SELECT auth.hash_password('pw')", "42501", "permission denied").with(as_anon(json!({}))),
             raises("anon calls create_api_key", "SELECT auth.create_api_key('bi_web')", "42501", "permission denied").with(as_anon(json!({}))),
             raises("anon reads auth.users", "SELECT count(*) FROM auth.users", "42501", "permission denied").with(as_anon(json!({}))),
+            // ---- grant helpers ----
+            raises("grant_session_access to PUBLIC", "SELECT auth.grant_session_access('public')", "22023", "does not grant to PUBLIC"),
+            raises("grant_session_access to nobody", "SELECT auth.grant_session_access(NULL, NULL)", "22023", "name an anonymous role"),
+            raises("grant_session_access to a NULL role", "SELECT auth.grant_session_access(NULL, ARRAY[NULL]::name[])", "22023", "authenticated_roles must name roles"),
+            raises("grant_session_access to an unknown role", "SELECT auth.grant_session_access('no_such_role')", "42704", "does not exist"),
+            raises("grant_request_check of no roles", "SELECT auth.grant_request_check('{}')", "22023", "at least one role"),
+            raises("grant_request_check of an unknown role", "SELECT auth.grant_request_check(ARRAY['no_such_role']::name[])", "23503", "does not exist"),
             // ---- API keys and tokens ----
             raises("exchange_api_key of garbage", "SELECT auth.exchange_api_key('garbage')", "PT401", "Invalid API key").with(as_anon(json!({}))),
             raises("exchange_api_key of a key-shaped unknown", format!("SELECT auth.exchange_api_key('pgauth_{}')", "A".repeat(43)), "PT401", "Invalid API key").with(as_anon(json!({}))).hiding(format!("pgauth_{}", "A".repeat(43))),
