@@ -19,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
 
     let pairs = cookie::parse_cookie_header(header);
     assert!(pairs.len() <= header.matches(';').count() + 1);
-    for (i, (name, value)) in pairs.iter().enumerate() {
+    // (The first 32 pairs: each lookup re-parses the header, and long headers would make this
+    // quadratic.)
+    for (i, (name, value)) in pairs.iter().enumerate().take(32) {
         assert!(!name.is_empty());
         assert_eq!(*name, name.trim());
         assert!(!name.contains(';') && !name.contains('='));
