@@ -90,7 +90,10 @@ impl Decoded {
         if self.signature.len() != pinned.mac_len() {
             return Err(Rejection::Malformed("signature has the wrong length"));
         }
-        let signing_input = &token.as_bytes()[..self.signing_input_len];
+        // `token` must be the text this was decoded from; anything shorter simply fails.
+        let Some(signing_input) = token.as_bytes().get(..self.signing_input_len) else {
+            return Err(Rejection::BadSignature);
+        };
         if pinned.verify(key, signing_input, &self.signature) {
             Ok(())
         } else {
@@ -292,6 +295,17 @@ mod tests {
                 .unwrap()
                 .verify_signature(&t, Algorithm::HS256, &key),
             Err(Rejection::WrongAlgorithm)
+        );
+    }
+
+    #[test]
+    fn verifying_against_another_shorter_text_fails_without_panicking() {
+        let key = [3u8; 32];
+        let t = encode(r#"{"role":"user"}"#, Algorithm::HS256, &key);
+        let d = decode(&t).unwrap();
+        assert_eq!(
+            d.verify_signature("a.b", Algorithm::HS256, &key),
+            Err(Rejection::BadSignature)
         );
     }
 
