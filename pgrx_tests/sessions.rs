@@ -6,7 +6,7 @@
 
 #[pgrx::pg_schema]
 mod tests {
-    use crate::pgrx_tests::common::{error_of, one, run};
+    use crate::pgrx_tests::common::{assert_error, error_of, one, run};
     use pgrx::prelude::*;
     use serde_json::Value;
 
@@ -676,6 +676,52 @@ mod tests {
             &format!("auth.login('{user}', {})", lit(PASSWORD)),
         );
         assert_eq!(state, "22023");
+    }
+
+    /// What a refresh answers when an earlier step of the request left `response.headers` in a
+    /// state PostgREST could not read (22P02 not JSON, 22023 not an array; the refresh is
+    /// rolled back, its token still live), and that only 32-byte digests are stored as token
+    /// hashes (23514).
+    #[pg_test]
+    fn sessions_response_headers_and_token_hash_guards() {
+        let user = setup("sguard");
+        let (sid, _, t0) = login_sid("sguard", &user);
+        let cookies = serde_json::json!({ "refresh_token": t0 }).to_string();
+        for (headers, state) in [
+            (r#"{"X-Request-Id": "42"}"#, "22023"),
+            ("not json", "22P02"),
+        ] {
+            begin_request("sguard_anon", &anon_claims("sguard"), &cookies, "{}");
+            run(&format!(
+                "SELECT set_config('response.headers', {}, true)",
+                lit(headers)
+            ));
+            let (got, message) = error_of("SELECT auth.refresh_token()");
+            run("RESET ROLE");
+            assert_eq!(got, state, "{headers}: {message}");
+            assert!(message.contains("response.headers"), "{message}");
+            assert!(!message.contains(&t0), "{message}");
+        }
+        assert_eq!(live_refresh_tokens(&sid), 1);
+        let r = refresh_with_cookie("sguard", &t0);
+        assert_eq!(r.status, None, "{r:?}");
+        assert!(r.cookie("refresh_token").is_some_and(|t| t != t0), "{r:?}");
+
+        let insert = |hash: &str| {
+            format!(
+                "INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at) \
+                 VALUES ('{sid}', {hash}, now() + interval '1 day')"
+            )
+        };
+        for bad in [r"'\x00'::bytea", "sha224('x')", "sha512('x')", "''::bytea"] {
+            assert_error(&insert(bad), "23514", "sha256_digest");
+        }
+        run(&insert("sha256('x')"));
+        assert_error(
+            "UPDATE auth.refresh_tokens SET token_hash = sha384('x') WHERE token_hash = sha256('x')",
+            "23514",
+            "sha256_digest",
+        );
     }
 
     fn login_sid(tag: &str, user: &str) -> (String, String, String) {

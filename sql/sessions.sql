@@ -20,12 +20,20 @@ CREATE INDEX sessions_username_idx ON auth.sessions (username);
 COMMENT ON TABLE auth.sessions IS
     'Login sessions; live iff revoked_at IS NULL AND expires_at > now(). The access token''s sid is the id.';
 
+-- A SHA-256 digest: 32 bytes. A domain rather than a CHECK on the table: PostgreSQL rebuilds a
+-- table's CHECK expressions in every statement that writes the table and evaluates them on every
+-- row written (the UPDATE that spends a token included), while a domain's check comes prepared from
+-- the type cache and runs only where a value is stored into the column. Same guarantee, same
+-- SQLSTATE (23514), off the refresh path's hot statements.
+CREATE DOMAIN auth.sha256_digest AS bytea
+    CHECK (pg_catalog.octet_length(VALUE) OPERATOR(pg_catalog.=) 32);
+
 -- Refresh tokens, stored only as SHA-256 of the token text. Each rotation spends a token
 -- (spent_at) and inserts its successor in the same session; a session has at most one unspent one.
 CREATE TABLE auth.refresh_tokens (
     id         uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     session_id uuid        NOT NULL REFERENCES auth.sessions (id) ON DELETE CASCADE,
-    token_hash bytea       NOT NULL UNIQUE CHECK (pg_catalog.octet_length(token_hash) = 32),
+    token_hash auth.sha256_digest NOT NULL UNIQUE,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     expires_at timestamptz NOT NULL,
     spent_at   timestamptz
@@ -50,22 +58,9 @@ SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('auth.refresh_tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('auth.login_failures', '');
 
--- Appends entries to response.headers (a JSON array, as PostgREST reads it), keeping what an
--- earlier step of the request (a db-pre-request function, say) put there.
-CREATE FUNCTION auth._add_response_headers(headers jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_current jsonb := coalesce(
-        nullif(pg_catalog.current_setting('response.headers', true), '')::jsonb, '[]'::jsonb);
-BEGIN
-    IF pg_catalog.jsonb_typeof(v_current) <> 'array' THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'response.headers is set but is not a JSON array';
-    END IF;
-    PERFORM pg_catalog.set_config('response.headers', (v_current || headers)::text, true);
-END
-$$;
+-- auth._add_response_headers(jsonb), auth._session_cookies(text, text, boolean) and
+-- auth._session_response(uuid, text, name, text) are Rust (src/sessions.rs): the last one is the
+-- whole answer of a successful login or refresh (access token, cookies, Cache-Control, result).
 
 -- An error answer that does not roll the request back: sets response.status and returns the
 -- body PostgREST would have sent for a raised error of SQLSTATE PT<status>.
@@ -77,34 +72,6 @@ BEGIN
     PERFORM pg_catalog.set_config('response.status', status::text, true);
     RETURN pg_catalog.jsonb_build_object(
         'code', 'PT' || status::text, 'message', message, 'details', NULL, 'hint', NULL);
-END
-$$;
-
--- Issues an access token for a session, sets the cookies (the refresh cookie only when a new
--- refresh token is given) and returns the JSON result of login / refresh_token.
-CREATE FUNCTION auth._session_response(session_id uuid, username text, role name, refresh_token text)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_ttl bigint := auth._setting('access_token_ttl')::bigint;
-    v_exp bigint := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.now()))::bigint + v_ttl;
-    v_access text;
-    v_body jsonb;
-BEGIN
-    v_access := auth.jwt_sign(pg_catalog.jsonb_build_object(
-        'role', $3, 'sub', $2, 'username', $2, 'sid', $1, 'exp', v_exp));
-    PERFORM auth._add_response_headers(
-        auth._session_cookies(v_access, $4, false)
-        || '[{"Cache-Control": "no-store"}]'::jsonb);
-    v_body := pg_catalog.jsonb_build_object(
-        'username', $2, 'role', $3, 'expires_at', v_exp, 'expires_in', v_ttl);
-    IF auth._setting('tokens_in_body')::boolean THEN
-        v_body := v_body || pg_catalog.jsonb_build_object(
-            'token_type', 'bearer', 'access_token', v_access, 'refresh_token', $4);
-    END IF;
-    RETURN v_body;
 END
 $$;
 
@@ -216,56 +183,78 @@ $$;
 -- No token, unknown, expired, or its session revoked or expired: 401.
 -- Every 401 here is response.status = 401, the body {"code": "PT401", "message": "Invalid or
 -- expired refresh token", ...} and both cookies cleared.
--- The token's row is locked (FOR UPDATE), so of two concurrent refreshes of one token the second
--- waits for the first and then sees it spent: never two live refresh tokens.
+-- A token is spent by one UPDATE ... WHERE spent_at IS NULL, which locks its row (as SELECT ...
+-- FOR UPDATE would) and re-checks the condition on the row's latest version after waiting: of two
+-- concurrent refreshes of one token the second waits for the first, then finds it spent and takes
+-- the grace-window answer. Never two live refresh tokens. The session row is locked too (by its
+-- UPDATE) before a successor is issued, so a concurrent logout either waits for the rotation or
+-- makes it refuse. A live token whose session has ended is spent and refused (it was dead anyway).
+--
+-- This is the hot path of every browser session (once per access token lifetime), so a rotation
+-- is three statements: spend the token, slide the session's expiry (checking that the session is
+-- live and reading the user's role in the same UPDATE), insert the successor; the answer (access
+-- token, cookies, result) is one Rust call.
 CREATE FUNCTION auth.refresh_token(token text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_token text := coalesce(nullif($1, ''), auth._request_cookie('refresh_token'));
-    v_ttl interval := pg_catalog.make_interval(secs => auth._setting('refresh_token_ttl')::integer);
-    v_grace interval := pg_catalog.make_interval(secs => auth._setting('refresh_reuse_interval')::integer);
-    v_rt record;
-    v_session record;
+    v_hash bytea;
+    v_session uuid;
+    v_spent_at timestamptz;
+    v_username text;
     v_role name;
+    v_expires_at timestamptz;
     v_new text;
 BEGIN
     IF v_token IS NULL THEN
         RETURN auth._refresh_refused();
     END IF;
-    SELECT rt.id, rt.session_id, rt.expires_at, rt.spent_at INTO v_rt
-    FROM auth.refresh_tokens rt
-    WHERE rt.token_hash = pg_catalog.sha256(pg_catalog.convert_to(v_token, 'UTF8'))
-    FOR UPDATE;
-    IF NOT FOUND OR v_rt.expires_at <= pg_catalog.now() THEN
-        RETURN auth._refresh_refused();
-    END IF;
-    SELECT s.id, s.username, s.expires_at, s.revoked_at INTO v_session
-    FROM auth.sessions s WHERE s.id = v_rt.session_id
-    FOR NO KEY UPDATE;
-    IF v_session.revoked_at IS NOT NULL OR v_session.expires_at <= pg_catalog.now() THEN
-        RETURN auth._refresh_refused();
-    END IF;
-    SELECT u.role INTO v_role FROM auth.users u WHERE u.username = v_session.username;
-
-    IF v_rt.spent_at IS NOT NULL THEN
-        IF pg_catalog.now() < v_rt.spent_at + v_grace THEN
-            RETURN auth._session_response(v_session.id, v_session.username, v_role, NULL);
+    v_hash := pg_catalog.sha256(pg_catalog.convert_to(v_token, 'UTF8'));
+    UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now()
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NULL AND rt.expires_at > pg_catalog.now()
+    RETURNING rt.session_id INTO v_session;
+    IF FOUND THEN
+        -- Rotation. The session must be live; its expiry moves to the successor's.
+        UPDATE auth.sessions s
+        SET expires_at = pg_catalog.now()
+                + pg_catalog.make_interval(secs => auth._setting('refresh_token_ttl')::integer),
+            refreshed_at = pg_catalog.now()
+        FROM auth.users u
+        WHERE s.id = v_session AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now()
+          AND u.username = s.username
+        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
+        IF NOT FOUND THEN
+            RETURN auth._refresh_refused();
         END IF;
-        UPDATE auth.sessions s SET revoked_at = pg_catalog.now() WHERE s.id = v_session.id;
-        RETURN auth._refresh_refused();
+        v_new := auth._new_refresh_token();
+        INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
+        VALUES (v_session, pg_catalog.sha256(pg_catalog.convert_to(v_new, 'UTF8')), v_expires_at);
+        RETURN auth._session_response(v_session, v_username, v_role, v_new);
     END IF;
 
-    UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now() WHERE rt.id = v_rt.id;
-    v_new := auth._new_refresh_token();
-    INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
-    VALUES (v_session.id, pg_catalog.sha256(pg_catalog.convert_to(v_new, 'UTF8')),
-            pg_catalog.now() + v_ttl);
-    UPDATE auth.sessions s
-    SET expires_at = pg_catalog.now() + v_ttl, refreshed_at = pg_catalog.now()
-    WHERE s.id = v_session.id;
-    RETURN auth._session_response(v_session.id, v_session.username, v_role, v_new);
+    -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
+    -- grace window or to reuse detection.
+    SELECT rt.session_id, rt.spent_at INTO v_session, v_spent_at
+    FROM auth.refresh_tokens rt
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NOT NULL AND rt.expires_at > pg_catalog.now();
+    IF NOT FOUND THEN
+        RETURN auth._refresh_refused();
+    END IF;
+    SELECT s.username, u.role INTO v_username, v_role
+    FROM auth.sessions s JOIN auth.users u ON u.username = s.username
+    WHERE s.id = v_session AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now()
+    FOR NO KEY UPDATE OF s;
+    IF NOT FOUND THEN
+        RETURN auth._refresh_refused();
+    END IF;
+    IF pg_catalog.now() < v_spent_at
+            + pg_catalog.make_interval(secs => auth._setting('refresh_reuse_interval')::integer) THEN
+        RETURN auth._session_response(v_session, v_username, v_role, NULL);
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now() WHERE s.id = v_session;
+    RETURN auth._refresh_refused();
 END
 $$;
 COMMENT ON FUNCTION auth.refresh_token(text) IS

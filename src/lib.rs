@@ -95,6 +95,8 @@ extension_sql_file!(
         passwords::_password_needs_rehash,
         sessions::_new_refresh_token,
         sessions::_session_cookies,
+        sessions::_add_response_headers,
+        sessions::_session_response,
         sessions::_request_cookie,
         sessions::_signed_claims_ignoring_time
     ]
