@@ -1,27 +1,12 @@
 //! Helpers of `auth.check_request` (PostgREST's `db-pre-request`, in `sql/check_request.sql`):
 //! the request's credential markers, its headers, and the constant-time proxy-secret check.
 
-use std::ffi::CStr;
-
 use auth_core::credentials;
 use pgrx::datum::Uuid;
 use pgrx::prelude::*;
 use serde_json::Value;
 
 use crate::gucs;
-
-/// A custom setting such as `request.headers`, NULL when unset or empty. These placeholders are
-/// readable by every role, so no privilege is bypassed.
-fn request_setting(name: &CStr) -> Option<String> {
-    // SAFETY: GetConfigOption with missing_ok returns NULL or a valid C string owned by the GUC
-    // machinery, copied at once.
-    let raw = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
-    if raw.is_null() {
-        return None;
-    }
-    let value = unsafe { CStr::from_ptr(raw) }.to_string_lossy();
-    (!value.is_empty()).then(|| value.into_owned())
-}
 
 /// The credential markers (`tid`, `sid`, `key_id`) of a request's claims, or why the claims are
 /// refused (a marker that is not a UUID, claims that are not a JSON object).
@@ -55,7 +40,7 @@ fn _claim_markers(
 /// when there is no request.
 #[pg_extern(stable, strict, parallel_safe)]
 fn _request_header(name: &str) -> Option<String> {
-    let headers = request_setting(c"request.headers")?;
+    let headers = gucs::setting_value(c"request.headers")?;
     match serde_json::from_str::<Value>(&headers).ok()? {
         Value::Object(mut map) => match map.remove(&name.to_ascii_lowercase())? {
             Value::String(s) if !s.contains('\0') => Some(s),

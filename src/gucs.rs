@@ -203,18 +203,18 @@ fn text(s: &GucSetting<Option<CString>>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Reads any setting, ours or not, without the privilege check SHOW applies: for the fallbacks.
-fn other_setting(name: &CStr) -> Option<String> {
+/// Any setting's value, ours or not, None when unset or empty. Read without the privilege check
+/// SHOW applies: for the key fallbacks and for the request settings PostgREST sets
+/// (`request.headers`, `request.cookies`, `response.headers`), which every role may read anyway.
+pub fn setting_value(name: &CStr) -> Option<String> {
     // SAFETY: GetConfigOption with missing_ok returns NULL or a valid C string owned by the GUC
     // machinery, which we copy at once.
     let raw = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
     if raw.is_null() {
         return None;
     }
-    let value = unsafe { CStr::from_ptr(raw) }
-        .to_string_lossy()
-        .into_owned();
-    (!value.is_empty()).then_some(value)
+    let value = unsafe { CStr::from_ptr(raw) }.to_string_lossy();
+    (!value.is_empty()).then(|| value.into_owned())
 }
 
 /// The configured JWT secret, which setting it came from, and whether it is base64.
@@ -222,13 +222,13 @@ pub fn jwt_secret() -> Option<(String, &'static str, bool)> {
     if let Some(s) = text(&JWT_SECRET) {
         return Some((s, "auth.jwt_secret", JWT_SECRET_IS_BASE64.get()));
     }
-    if let Some(s) = other_setting(c"pgrst.jwt_secret") {
-        let b64 = other_setting(c"pgrst.jwt_secret_is_base64").is_some_and(|v| {
+    if let Some(s) = setting_value(c"pgrst.jwt_secret") {
+        let b64 = setting_value(c"pgrst.jwt_secret_is_base64").is_some_and(|v| {
             matches!(v.to_ascii_lowercase().as_str(), "true" | "on" | "1" | "yes")
         });
         return Some((s, "pgrst.jwt_secret", b64));
     }
-    other_setting(c"app.settings.jwt_secret").map(|s| (s, "app.settings.jwt_secret", false))
+    setting_value(c"app.settings.jwt_secret").map(|s| (s, "app.settings.jwt_secret", false))
 }
 
 /// True when `auth.jwt_secret` itself (not a fallback) holds a value.

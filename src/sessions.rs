@@ -23,21 +23,6 @@ pub const ACCESS_COOKIE: &str = "access_token";
 /// The cookie carrying the opaque refresh token, sent only to `auth.refresh_cookie_path`.
 pub const REFRESH_COOKIE: &str = "refresh_token";
 
-/// A setting of the current request (`request.cookies`, `request.headers`); None when unset or
-/// empty. Custom settings like these are readable by every role, so no privilege check applies.
-fn request_setting(name: &CStr) -> Option<String> {
-    // SAFETY: GetConfigOption with missing_ok returns NULL or a valid C string owned by the GUC
-    // machinery, which we copy at once.
-    let raw = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
-    if raw.is_null() {
-        return None;
-    }
-    let value = unsafe { CStr::from_ptr(raw) }
-        .to_string_lossy()
-        .into_owned();
-    (!value.is_empty()).then_some(value)
-}
-
 /// A new refresh token: 256 bits from the OS CSPRNG, 43 base64url characters. Only its SHA-256
 /// is stored (`pg_catalog.sha256(convert_to(token, 'UTF8'))`).
 #[pg_extern(volatile, strict, parallel_safe)]
@@ -75,7 +60,7 @@ fn set_local(name: &CStr, value: &str) {
 /// earlier step of the request (a db-pre-request function, say) put there. A value that is not
 /// JSON is 22P02 (as its `::jsonb` cast would be), JSON other than an array 22023.
 fn add_response_headers(entries: Vec<Value>) {
-    let mut headers = match request_setting(c"response.headers") {
+    let mut headers = match gucs::setting_value(c"response.headers") {
         None => Vec::with_capacity(entries.len()),
         Some(text) => match serde_json::from_str::<Value>(&text) {
             Ok(Value::Array(current)) => current,
@@ -222,11 +207,11 @@ fn _session_response(
 /// `convert_to` would raise 22021 instead of the flows' 401.
 #[pg_extern(stable, strict, parallel_safe)]
 fn _request_cookie(name: &str) -> Option<String> {
-    let from_cookies = request_setting(c"request.cookies")
+    let from_cookies = gucs::setting_value(c"request.cookies")
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())
         .and_then(|v| v.get(name).and_then(Value::as_str).map(str::to_owned));
     let found = from_cookies.or_else(|| {
-        let headers = request_setting(c"request.headers")?;
+        let headers = gucs::setting_value(c"request.headers")?;
         let headers = serde_json::from_str::<Value>(&headers).ok()?;
         let header = headers.get("cookie")?.as_str()?;
         cookie::find_cookie(header, name).map(str::to_owned)
