@@ -196,129 +196,111 @@ impl Stack {
 
         // --- PostgREST ---
         let http = Http::new();
-        let mut started = None;
-        for attempt in 1..=3 {
-            let port = free_port(&[pg_port]);
-            let admin = free_port(&[pg_port, port]);
-            write_private(
-                &dir.join("postgrest.conf"),
-                &format!(
-                    "db-uri = \"postgresql://authenticator@/postgres?host={}&port={pg_port}\"\n\
-                     db-schemas = \"api, auth\"\n\
-                     db-anon-role = \"{ANON}\"\n\
-                     db-pool = 10\n\
-                     db-pre-request = \"auth.check_request\"\n\
-                     jwt-secret = \"{jwt_secret}\"\n\
-                     jwt-secret-is-base64 = false\n\
-                     server-host = \"127.0.0.1\"\n\
-                     server-port = {port}\n\
-                     admin-server-port = {admin}\n\
-                     log-level = \"warn\"\n",
-                    socket_dir.display()
-                ),
-            );
-            let mut d = Daemon::spawn(
-                "postgrest",
-                Command::new(&postgrest_bin).arg(dir.join("postgrest.conf")),
-                dir.join("postgrest.log"),
-                dir.join("postgrest.pid"),
-                libc::SIGTERM,
-            );
-            let ready_url = format!("http://127.0.0.1:{admin}/ready");
-            match d.wait_ready(
-                Duration::from_secs(30),
-                || matches!(http.try_send("GET", &ready_url, &[], None), Ok(r) if r.status == 200),
-            ) {
-                Ok(()) => {
-                    started = Some((d, port));
-                    break;
-                }
-                Err(e) => eprintln!("[e2e] PostgREST start attempt {attempt} failed: {e}"),
-            }
-        }
-        let (postgrest, pgrst_port) = started.expect("PostgREST did not start");
+        let (postgrest, pgrst_port) = start_http_daemon(
+            "PostgREST",
+            &[pg_port],
+            Duration::from_secs(30),
+            &http,
+            |port| {
+                let admin = free_port(&[pg_port, port]);
+                write_private(
+                    &dir.join("postgrest.conf"),
+                    &format!(
+                        "db-uri = \"postgresql://authenticator@/postgres?host={}&port={pg_port}\"\n\
+                         db-schemas = \"api, auth\"\n\
+                         db-anon-role = \"{ANON}\"\n\
+                         db-pool = 10\n\
+                         db-pre-request = \"auth.check_request\"\n\
+                         jwt-secret = \"{jwt_secret}\"\n\
+                         jwt-secret-is-base64 = false\n\
+                         server-host = \"127.0.0.1\"\n\
+                         server-port = {port}\n\
+                         admin-server-port = {admin}\n\
+                         log-level = \"warn\"\n",
+                        socket_dir.display()
+                    ),
+                );
+                let d = Daemon::spawn(
+                    "postgrest",
+                    Command::new(&postgrest_bin).arg(dir.join("postgrest.conf")),
+                    dir.join("postgrest.log"),
+                    dir.join("postgrest.pid"),
+                    libc::SIGTERM,
+                );
+                (d, format!("http://127.0.0.1:{admin}/ready"))
+            },
+            None,
+        );
         let postgrest_url = format!("http://127.0.0.1:{pgrst_port}");
 
         // --- Caddy (seeds 000/001) ---
         let caddy_dir = dir.join("caddy");
         fs::create_dir_all(&caddy_dir).unwrap();
         let caddyfile = fs::read_to_string(root.join("e2e/conf/Caddyfile")).unwrap();
-        let mut started = None;
-        for attempt in 1..=3 {
-            let port = free_port(&[pg_port, pgrst_port]);
-            let conf = caddyfile
-                .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
-                .replace("@@POSTGREST@@", &format!("127.0.0.1:{pgrst_port}"));
-            write_private(&caddy_dir.join("Caddyfile"), &conf);
-            let mut d = Daemon::spawn(
-                "caddy",
-                Command::new("/usr/bin/caddy")
-                    .args(["run", "--adapter", "caddyfile", "--config"])
-                    .arg(caddy_dir.join("Caddyfile"))
-                    // Caddy keeps state under $HOME / XDG dirs: keep it in the scratch dir.
-                    .env("HOME", &caddy_dir)
-                    .env("XDG_CONFIG_HOME", caddy_dir.join("config"))
-                    .env("XDG_DATA_HOME", caddy_dir.join("data")),
-                caddy_dir.join("caddy.log"),
-                dir.join("caddy.pid"),
-                libc::SIGTERM,
-            );
-            let probe = format!("http://127.0.0.1:{port}/rest/notices");
-            match d.wait_ready(
-                Duration::from_secs(20),
-                || matches!(http.try_send("GET", &probe, &[], None), Ok(r) if r.status == 200),
-            ) {
-                Ok(()) => {
-                    started = Some((d, port));
-                    break;
-                }
-                Err(e) => eprintln!("[e2e] Caddy start attempt {attempt} failed: {e}"),
-            }
-        }
-        let (caddy, caddy_port) = started.expect("Caddy did not start");
+        let (caddy, caddy_port) = start_http_daemon(
+            "Caddy",
+            &[pg_port, pgrst_port],
+            Duration::from_secs(20),
+            &http,
+            |port| {
+                let conf = caddyfile
+                    .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
+                    .replace("@@POSTGREST@@", &format!("127.0.0.1:{pgrst_port}"));
+                write_private(&caddy_dir.join("Caddyfile"), &conf);
+                let d = Daemon::spawn(
+                    "caddy",
+                    Command::new("/usr/bin/caddy")
+                        .args(["run", "--adapter", "caddyfile", "--config"])
+                        .arg(caddy_dir.join("Caddyfile"))
+                        // Caddy keeps state under $HOME / XDG dirs: keep it in the scratch dir.
+                        .env("HOME", &caddy_dir)
+                        .env("XDG_CONFIG_HOME", caddy_dir.join("config"))
+                        .env("XDG_DATA_HOME", caddy_dir.join("data")),
+                    caddy_dir.join("caddy.log"),
+                    dir.join("caddy.pid"),
+                    libc::SIGTERM,
+                );
+                (d, format!("http://127.0.0.1:{port}/rest/notices"))
+            },
+            None,
+        );
 
         // --- nginx (seed 002) ---
         let nginx_dir = dir.join("nginx");
         fs::create_dir_all(nginx_dir.join("tmp")).unwrap();
         let nginx_conf = fs::read_to_string(root.join("e2e/conf/nginx.conf")).unwrap();
-        let mut started = None;
-        for attempt in 1..=3 {
-            let port = free_port(&[pg_port, pgrst_port, caddy_port]);
-            let conf = nginx_conf
-                .replace("@@DIR@@", nginx_dir.to_str().unwrap())
-                .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
-                .replace("@@POSTGREST@@", &format!("127.0.0.1:{pgrst_port}"))
-                .replace("@@PROXY_SECRET@@", &proxy_secret);
-            write_private(&nginx_dir.join("nginx.conf"), &conf);
-            let mut d = Daemon::spawn(
-                "nginx",
-                Command::new("/usr/sbin/nginx")
-                    .arg("-p")
-                    .arg(&nginx_dir)
-                    .arg("-c")
-                    .arg(nginx_dir.join("nginx.conf"))
-                    .arg("-e")
-                    .arg(nginx_dir.join("nginx-error.log")),
-                nginx_dir.join("nginx.log"),
-                dir.join("nginx.pid"),
-                libc::SIGTERM, // fast shutdown (master and workers)
-            );
-            let probe = format!("http://127.0.0.1:{port}/telemetry/public/notices");
-            match d.wait_ready(
-                Duration::from_secs(20),
-                || matches!(http.try_send("GET", &probe, &[], None), Ok(r) if r.status == 200),
-            ) {
-                Ok(()) => {
-                    started = Some((d, port));
-                    break;
-                }
-                Err(e) => {
-                    let err = process::tail(&nginx_dir.join("nginx-error.log"), 2000);
-                    eprintln!("[e2e] nginx start attempt {attempt} failed: {e}\n{err}")
-                }
-            }
-        }
-        let (nginx, nginx_port) = started.expect("nginx did not start");
+        let (nginx, nginx_port) = start_http_daemon(
+            "nginx",
+            &[pg_port, pgrst_port, caddy_port],
+            Duration::from_secs(20),
+            &http,
+            |port| {
+                let conf = nginx_conf
+                    .replace("@@DIR@@", nginx_dir.to_str().unwrap())
+                    .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
+                    .replace("@@POSTGREST@@", &format!("127.0.0.1:{pgrst_port}"))
+                    .replace("@@PROXY_SECRET@@", &proxy_secret);
+                write_private(&nginx_dir.join("nginx.conf"), &conf);
+                let d = Daemon::spawn(
+                    "nginx",
+                    Command::new("/usr/sbin/nginx")
+                        .arg("-p")
+                        .arg(&nginx_dir)
+                        .arg("-c")
+                        .arg(nginx_dir.join("nginx.conf"))
+                        .arg("-e")
+                        .arg(nginx_dir.join("nginx-error.log")),
+                    nginx_dir.join("nginx.log"),
+                    dir.join("nginx.pid"),
+                    libc::SIGTERM, // fast shutdown (master and workers)
+                );
+                (
+                    d,
+                    format!("http://127.0.0.1:{port}/telemetry/public/notices"),
+                )
+            },
+            Some(&|| process::tail(&nginx_dir.join("nginx-error.log"), 2000)),
+        );
 
         eprintln!(
             "[e2e] stack up in {:.1} s: PostgreSQL (socket {}, port {pg_port}), PostgREST {postgrest_url}, \
@@ -493,6 +475,40 @@ pub fn free_port(avoid: &[u16]) -> u16 {
         }
     }
     panic!("no free loopback port");
+}
+
+/// Starts an HTTP daemon on a free loopback port (never one in `avoid`), in up to 3 attempts:
+/// `spawn` writes the configuration for the port, spawns the daemon and returns it with the URL
+/// that answers 200 once it is ready (waited for at most `timeout`). A failed attempt is reported
+/// on stderr, followed by `diagnostics()` when given. Panics if no attempt succeeds.
+fn start_http_daemon(
+    name: &str,
+    avoid: &[u16],
+    timeout: Duration,
+    http: &Http,
+    mut spawn: impl FnMut(u16) -> (Daemon, String),
+    diagnostics: Option<&dyn Fn() -> String>,
+) -> (Daemon, u16) {
+    for attempt in 1..=3 {
+        let port = free_port(avoid);
+        let (mut d, probe) = spawn(port);
+        match d.wait_ready(
+            timeout,
+            || matches!(http.try_send("GET", &probe, &[], None), Ok(r) if r.status == 200),
+        ) {
+            Ok(()) => return (d, port),
+            Err(e) => match diagnostics {
+                Some(diagnostics) => {
+                    eprintln!(
+                        "[e2e] {name} start attempt {attempt} failed: {e}\n{}",
+                        diagnostics()
+                    )
+                }
+                None => eprintln!("[e2e] {name} start attempt {attempt} failed: {e}"),
+            },
+        }
+    }
+    panic!("{name} did not start");
 }
 
 /// `n` random bytes from the OS, hex-encoded.
