@@ -1,7 +1,7 @@
 //! Harness of the end-to-end suite (`cargo test -p e2e`): starts and stops a live stack — a
 //! scratch PostgreSQL 15 cluster with the installed `auth` extension, PostgREST 12.0.2 with
 //! `db-pre-request = auth.check_request`, Caddy (seeds 000/001) and nginx (seed 002) — and gives
-//! the scenarios in `tests/` an HTTP client and SQL access. See docs/readme/e2e.md.
+//! the scenarios in `tests/` an HTTP client and SQL access. See README.md (section "End-to-end suite").
 
 pub mod db;
 pub mod http;
@@ -26,17 +26,18 @@ pub fn jwt_claims(token: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    /// docs/readme/e2e.md shows the gateway configurations the suite runs: they must not drift.
+    /// README.md ("End-to-end suite") shows the gateway configurations the suite runs: they must
+    /// not drift.
     #[test]
     fn readme_shows_the_configurations_verbatim() {
-        let doc = include_str!("../../docs/readme/e2e.md");
+        let doc = include_str!("../../README.md");
         for (name, conf) in [
             ("e2e/conf/Caddyfile", include_str!("../conf/Caddyfile")),
             ("e2e/conf/nginx.conf", include_str!("../conf/nginx.conf")),
         ] {
             assert!(
                 doc.contains(conf),
-                "docs/readme/e2e.md does not contain {name} verbatim"
+                "README.md does not contain {name} verbatim"
             );
         }
     }
