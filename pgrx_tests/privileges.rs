@@ -549,7 +549,7 @@ mod tests {
         ("_may_record_use", "", "boolean"),
         ("_api_key_hash", "text", "bytea"),
         ("_signed_claims_ignoring_time", "text", "jsonb"),
-        ("_session_cookies", "text, text, boolean", "jsonb"),
+        ("_clear_session_cookies", "", "void"),
         ("_add_response_headers", "jsonb", "void"),
         ("_error_response", "integer, text", "jsonb"),
         ("_start_session", "text, name", "jsonb"),

@@ -1106,7 +1106,7 @@ mod tests {
                 "SELECT auth.hash_password('x')",
                 "SELECT auth.verify_password('x', 'y')",
                 "SELECT auth._new_refresh_token()",
-                "SELECT auth._session_cookies('a', 'b', false)",
+                "SELECT auth._clear_session_cookies()",
                 "SELECT auth._request_cookie('refresh_token')",
                 "SELECT auth._signed_claims_ignoring_time('a.b.c')",
                 "SELECT auth._start_session('spriv_demo', 'spriv_web')",
@@ -1139,7 +1139,7 @@ mod tests {
                 "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
                  WHERE n.nspname = 'auth' AND p.proname IN ('hash_password', 'verify_password', 'login', \
                  'refresh_token', 'logout', 'change_password', 'grant_session_access', 'revoke_user_sessions', \
-                 'purge_sessions', '_new_refresh_token', '_session_cookies', '_request_cookie', \
+                 'purge_sessions', '_new_refresh_token', '_clear_session_cookies', '_request_cookie', \
                  '_signed_claims_ignoring_time', '_check_password', '_password_to_store', \
                  '_login_password_matches', '_password_needs_rehash', '_start_session', '_session_response', \
                  '_add_response_headers', '_error_response', '_refresh_refused', '_users_before_write', '_to_uuid') \

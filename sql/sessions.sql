@@ -58,7 +58,7 @@ SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('auth.refresh_tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('auth.login_failures', '');
 
--- auth._add_response_headers(jsonb), auth._session_cookies(text, text, boolean) and
+-- auth._add_response_headers(jsonb), auth._clear_session_cookies() and
 -- auth._session_response(uuid, text, name, text) are Rust (src/sessions.rs): the last one is the
 -- whole answer of a successful login or refresh (access token, cookies, Cache-Control, result).
 
@@ -165,7 +165,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM auth._add_response_headers(auth._session_cookies(NULL, NULL, true));
+    PERFORM auth._clear_session_cookies();
     RETURN auth._error_response(401, 'Invalid or expired refresh token');
 END
 $$;
@@ -301,7 +301,7 @@ BEGIN
         WHERE s.revoked_at IS NULL
           AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids));
     END IF;
-    PERFORM auth._add_response_headers(auth._session_cookies(NULL, NULL, true));
+    PERFORM auth._clear_session_cookies();
 END
 $$;
 COMMENT ON FUNCTION auth.logout(text) IS

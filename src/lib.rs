@@ -94,7 +94,7 @@ extension_sql_file!(
         jwt::_setting,
         passwords::_password_needs_rehash,
         sessions::_new_refresh_token,
-        sessions::_session_cookies,
+        sessions::_clear_session_cookies,
         sessions::_add_response_headers,
         sessions::_session_response,
         sessions::_request_cookie,

@@ -90,7 +90,13 @@ fn _add_response_headers(headers: Option<JsonB>) {
     }
 }
 
-/// The `{"Set-Cookie": …}` entries of the session cookies (see [`_session_cookies`]).
+/// The `{"Set-Cookie": …}` entries of the session cookies: `access_token` with `Path=/` and
+/// `Max-Age=auth.access_token_ttl`, `refresh_token` with `Path=auth.refresh_cookie_path` and
+/// `Max-Age=auth.refresh_token_ttl`; both `HttpOnly`, `SameSite=auth.cookie_samesite` and, when
+/// `auth.cookie_secure` is on, `Secure`. A `None` value leaves that cookie out, or, when `clear`
+/// is true, gives its clearing variant (empty value, `Max-Age=0`, same name, path and
+/// attributes, so that browsers drop it). A bad `auth.refresh_cookie_path`, or `SameSite=None`
+/// without `Secure`, is 22023.
 fn session_cookies(
     access_token: Option<&str>,
     refresh_token: Option<&str>,
@@ -126,24 +132,11 @@ fn session_cookies(
     headers
 }
 
-/// The `response.headers` entries (a JSON array of `{"Set-Cookie": …}` objects) for the session
-/// cookies: `access_token` with `Path=/` and `Max-Age=auth.access_token_ttl`, `refresh_token`
-/// with `Path=auth.refresh_cookie_path` and `Max-Age=auth.refresh_token_ttl`; both `HttpOnly`,
-/// `SameSite=auth.cookie_samesite` and, when `auth.cookie_secure` is on, `Secure`.
-/// A NULL value leaves that cookie out, or, when `clear` is true, gives its clearing variant
-/// (empty value, `Max-Age=0`, same name, path and attributes, so that browsers drop it).
-/// A bad `auth.refresh_cookie_path`, or `SameSite=None` without `Secure`, is 22023.
-#[pg_extern(stable, parallel_safe)]
-fn _session_cookies(
-    access_token: Option<&str>,
-    refresh_token: Option<&str>,
-    clear: Option<bool>,
-) -> JsonB {
-    JsonB(Value::Array(session_cookies(
-        access_token,
-        refresh_token,
-        clear.unwrap_or(false),
-    )))
+/// Appends the clearing variants of both session cookies to `response.headers` (logout, and
+/// every refused refresh). Errors as for [`session_cookies`].
+#[pg_extern(volatile, parallel_unsafe)]
+fn _clear_session_cookies() {
+    add_response_headers(session_cookies(None, None, true));
 }
 
 /// The answer of a successful login or refresh, for session `session_id` of `username` (whose
@@ -180,7 +173,8 @@ fn _session_response(
     claims.insert("sub".into(), username.clone());
     claims.insert("role".into(), role.clone());
     claims.insert("username".into(), username.clone());
-    let access = crate::jwt::sign_with_server_key(claims, Some(ttl));
+    // `exp` is set above, so no default lifetime is needed.
+    let access = crate::jwt::sign_with_server_key(claims, None);
 
     let mut headers = session_cookies(Some(&access), refresh_token, false);
     headers.push(json!({ "Cache-Control": "no-store" }));
