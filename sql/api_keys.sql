@@ -105,10 +105,7 @@ BEGIN
     IF k.plan IS NOT NULL THEN
         headers := headers || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('X-Api-Plan', k.plan));
     END IF;
-    PERFORM pg_catalog.set_config('response.headers',
-        (coalesce(nullif(pg_catalog.current_setting('response.headers', true), ''), '[]')::jsonb
-         || headers)::text,
-        true);
+    PERFORM auth._add_response_headers(headers);
     RETURN pg_catalog.jsonb_build_object(
         'access_token', t.token, 'token_type', 'Bearer', 'expires_in', t.expires_in);
 END

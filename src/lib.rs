@@ -59,6 +59,7 @@ extension_sql_file!(
         api_keys::_new_api_key,
         api_keys::_api_key_hash,
         api_keys::_sign_api_key_token,
+        sessions::_add_response_headers,
         check_request::_request_header,
         check_request::_proxy_secret_matches
     ]
