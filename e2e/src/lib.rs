@@ -1,5 +1,5 @@
 //! Harness of the end-to-end suite (`cargo test -p e2e`): starts and stops a live stack — a
-//! scratch PostgreSQL 15 cluster with the installed `auth` extension, PostgREST 12.0.2 with
+//! scratch PostgreSQL cluster (15 unless `PG_CONFIG` names another) with the installed `auth` extension, PostgREST 12.0.2 with
 //! `db-pre-request = auth.check_request`, Caddy (seeds 000/001) and nginx (seed 002) — and gives
 //! the scenarios in `tests/` an HTTP client and SQL access. See README.md (section "End-to-end suite").
 

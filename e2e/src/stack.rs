@@ -1,7 +1,13 @@
-//! The live stack: a scratch PostgreSQL 15 cluster with `auth` preloaded, PostgREST 12.0.2 with
+//! The live stack: a scratch PostgreSQL cluster with `auth` preloaded, PostgREST 12.0.2 with
 //! `db-pre-request = auth.check_request`, Caddy (seeds 000/001) and nginx (seed 002) in front of
 //! it. Everything on loopback, on ports probed free, under `target/e2e/`; every daemon stopped
 //! when the `Stack` is dropped (also on panic), and by a watchdog if the suite overruns.
+//!
+//! Which PostgreSQL: the one whose `pg_config` is in `$PG_CONFIG` (its `--bindir` has `initdb`,
+//! `postgres`, `pg_ctl` and, when present, `pg_dump`/`pg_restore`; the extension is read from its
+//! `--pkglibdir` and `--sharedir`), by default Debian's PostgreSQL 15,
+//! `/usr/lib/postgresql/15/bin/pg_config`. scripts/test.sh runs the suite on 15 and on the
+//! PostgreSQL 18 lane (`PG_CONFIG=$(scripts/lib/pg_lane.sh pg-config 18)`), see docs/versions.md.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -19,8 +25,9 @@ use crate::process::{self, as_postgres, run_ok, Daemon, Watchdog};
 /// PostgREST's anonymous role in the fixture.
 pub const ANON: &str = "anon";
 
-/// Ports never to take: pgrx's test cluster and its second port.
-const RESERVED_PORTS: [u16; 2] = [28815, 32215];
+/// Ports never to take: pgrx's clusters (`cargo pgrx start`: 28800 + major version) and test
+/// clusters (`cargo pgrx test`: 32200 + major version) for the supported versions.
+const RESERVED_PORTS: [u16; 8] = [28815, 28816, 28817, 28818, 32215, 32216, 32217, 32218];
 
 /// The whole suite must finish within this (the watchdog stops everything past it).
 const SUITE_BUDGET: Duration = Duration::from_secs(600);
@@ -36,6 +43,9 @@ pub struct Stack {
     pub dir: PathBuf,
     /// PostgreSQL's bin directory.
     pub pg_bin: PathBuf,
+    /// The server's version (`SHOW server_version`, e.g. "18.4") and major version (18).
+    pub pg_version: String,
+    pub pg_major: u32,
     pub pg: PgAddr,
     /// PostgREST, straight.
     pub postgrest_url: String,
@@ -189,6 +199,22 @@ impl Stack {
             port: pg_port,
         };
 
+        let (pg_version, pg_major) = {
+            let mut c = pg.connect("postgres");
+            let row = c
+                .query_one(
+                    "SELECT current_setting('server_version'), \
+                            current_setting('server_version_num')::int / 10000",
+                    &[],
+                )
+                .unwrap();
+            (row.get::<_, String>(0), row.get::<_, i32>(1) as u32)
+        };
+        eprintln!(
+            "[e2e] PostgreSQL {pg_version} from {} (PG_CONFIG={pg_config})",
+            pg_bin.display()
+        );
+
         let fixture = fs::read_to_string(root.join("e2e/sql/fixture.sql")).unwrap();
         pg.connect("postgres")
             .batch_execute(&fixture)
@@ -315,6 +341,8 @@ impl Stack {
             postgres,
             dir,
             pg_bin,
+            pg_version,
+            pg_major,
             pg,
             postgrest_url,
             caddy_url: format!("http://127.0.0.1:{caddy_port}"),
@@ -355,6 +383,25 @@ impl Stack {
         self.postgres.log_tail(1 << 20)
     }
 
+    /// Why client programs this PostgreSQL's bin directory lacks cannot run, or None when all are
+    /// there. The PostgreSQL 17 and 18 lanes have no pg_dump/pg_restore, and Debian 12's (15)
+    /// refuse a newer server (docs/versions.md).
+    pub fn missing_pg_tools(&self, programs: &[&str]) -> Option<String> {
+        let missing: Vec<&str> = programs
+            .iter()
+            .copied()
+            .filter(|p| !self.pg_bin.join(p).exists())
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "{} not in {} (the PostgreSQL 17 and 18 lanes have none; it runs on 15, \
+                 see docs/versions.md)",
+                missing.join(", "),
+                self.pg_bin.display(),
+            )
+        })
+    }
+
     /// Runs a PostgreSQL client program (pg_dump, pg_restore...) as `postgres` against the
     /// cluster's socket; panics unless it exits 0.
     pub fn pg_tool(&self, program: &str, args: &[&str]) -> process::Finished {
@@ -389,17 +436,23 @@ pub fn workspace_root() -> PathBuf {
 /// `cargo pgrx install` and `cargo pgrx test` write auth.so and auth--*.sql into PostgreSQL's
 /// shared directories. The test command holds `target/.pgrx-test.lock` from the install through
 /// this suite and says so with AUTH_E2E_LOCK_HELD=1; run by hand, the suite takes the lock itself
-/// (waiting at most 20 minutes) so no one reinstalls the extension under the running cluster.
+/// (waiting at most 20 minutes) so no one reinstalls the extension under the running cluster. The
+/// lock file is `$AUTH_LOCK_FILE` when set (a second checkout shares the main checkout's lock).
 fn take_install_lock(root: &Path) -> Option<File> {
     if std::env::var("AUTH_E2E_LOCK_HELD").as_deref() == Ok("1") {
         return None;
     }
-    fs::create_dir_all(root.join("target")).unwrap();
+    let path = std::env::var_os("AUTH_LOCK_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/.pgrx-test.lock"));
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
     let f = OpenOptions::new()
         .create(true)
         .append(true)
-        .open(root.join("target/.pgrx-test.lock"))
-        .expect("open target/.pgrx-test.lock");
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let deadline = Instant::now() + Duration::from_secs(20 * 60);
     let mut said = false;
     loop {
@@ -407,16 +460,20 @@ fn take_install_lock(root: &Path) -> Option<File> {
             Ok(()) => return Some(f),
             Err(std::fs::TryLockError::WouldBlock) => {
                 if !said {
-                    eprintln!("[e2e] waiting for target/.pgrx-test.lock (a pgrx test or install is running)");
+                    eprintln!(
+                        "[e2e] waiting for {} (a pgrx test or install is running)",
+                        path.display()
+                    );
                     said = true;
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "target/.pgrx-test.lock still held after 20 minutes"
+                    "{} still held after 20 minutes",
+                    path.display()
                 );
                 thread::sleep(Duration::from_millis(500));
             }
-            Err(std::fs::TryLockError::Error(e)) => panic!("lock target/.pgrx-test.lock: {e}"),
+            Err(std::fs::TryLockError::Error(e)) => panic!("lock {}: {e}", path.display()),
         }
     }
 }

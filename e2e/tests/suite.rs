@@ -1,4 +1,4 @@
-//! The end-to-end suite: one live stack (PostgreSQL 15 + auth, PostgREST 12.0.2, Caddy, nginx)
+//! The end-to-end suite: one live stack (PostgreSQL + auth, PostgREST 12.0.2, Caddy, nginx)
 //! shared by every scenario, run in sequence. A failing scenario does not stop the others; the
 //! test fails at the end listing them all. `E2E_ONLY=name,name` runs a subset (names below).
 
@@ -42,6 +42,9 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ),
 ];
 
+/// Scenarios that need client programs the PostgreSQL under test may lack (docs/versions.md).
+const NEEDS_PG_TOOLS: &[(&str, &[&str])] = &[("dump_restore", &["pg_dump", "pg_restore"])];
+
 #[test]
 fn e2e_suite() {
     let only: Option<Vec<String>> = std::env::var("E2E_ONLY")
@@ -59,9 +62,19 @@ fn e2e_suite() {
     let t0 = Instant::now();
     let mut stack = Stack::start();
     let mut failed = Vec::new();
+    let mut skipped = Vec::new();
     let mut ran = 0;
     for (name, scenario) in SCENARIOS {
         if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == name)) {
+            continue;
+        }
+        let needs = NEEDS_PG_TOOLS.iter().find(|(n, _)| n == name);
+        if let Some(note) = needs.and_then(|(_, tools)| stack.missing_pg_tools(tools)) {
+            eprintln!(
+                "[e2e] scenario {name}: SKIPPED on PostgreSQL {}: {note}",
+                stack.pg_version
+            );
+            skipped.push(*name);
             continue;
         }
         ran += 1;
@@ -88,10 +101,15 @@ fn e2e_suite() {
     let log = stack.postgres_log();
     drop(stack);
     eprintln!(
-        "[e2e] {} scenarios, {} failed, {:.1} s in all",
+        "[e2e] {} scenarios, {} failed, {:.1} s in all{}",
         ran,
         failed.len(),
-        t0.elapsed().as_secs_f64()
+        t0.elapsed().as_secs_f64(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; skipped (see above): {skipped:?}")
+        }
     );
     assert!(failed.is_empty(), "failed scenarios: {failed:?}");
     // No backend may have crashed (a panic is an ERROR, not a crash; a crash restarts them all).
