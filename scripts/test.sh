@@ -1,9 +1,100 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, the pure-Rust unit tests, the in-database tests, the
 # end-to-end suite over HTTP, and a short fuzzing run. Installs what it needs (scripts/setup.sh).
+#
+# PostgreSQL versions (docs/versions.md): clippy for every version's feature set that can be
+# compiled here (15, 17, 18; 16 too when a pg_config for 16 is found); the in-database tests
+# (`cargo pgrx test pgNN`) on 15, 17 and 18; the end-to-end suite on 15 and 18 (its pg_dump /
+# pg_restore scenario on 15 only: the 17/18 lanes have no pg_dump).
+#
+# Environment:
+#   TEST_PG_VERSIONS   versions for lints and in-database tests (default "15 17 18")
+#   TEST_E2E_VERSIONS  versions for the end-to-end suite (default "15 18")
+#   FUZZ_SECONDS       seconds per fuzz target (default 20)
+#   AUTH_LOCK_FILE     the machine-wide install lock (default target/.pgrx-test.lock; another
+#                      checkout of the project passes the main checkout's lock file)
+# Prints the wall-clock time of every step at the end (also when a step fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-step() { printf '\n== %s\n' "$*"; }
+# shellcheck source=scripts/lib/pg_lane.sh
+source scripts/lib/pg_lane.sh
+
+read -ra PG_VERSIONS <<<"${TEST_PG_VERSIONS:-${PG_LANE_TESTED[*]}}"
+read -ra E2E_VERSIONS <<<"${TEST_E2E_VERSIONS:-15 18}"
+LOCK=${AUTH_LOCK_FILE:-$PWD/target/.pgrx-test.lock}
+
+# --- steps and their wall-clock times ---
+STEP_NAMES=()
+STEP_SECS=()
+STEP_T0=
+T_START=$SECONDS
+step_done() {
+  if [ -n "$STEP_T0" ]; then STEP_SECS+=($((SECONDS - STEP_T0))); fi
+  STEP_T0=
+}
+step() {
+  step_done
+  STEP_NAMES+=("$*")
+  STEP_T0=$SECONDS
+  printf '\n== %s\n' "$*"
+}
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+report_times() {
+  local rc=$? i
+  step_done
+  printf '\n== wall-clock time per step\n'
+  for i in "${!STEP_NAMES[@]}"; do
+    printf '  %8s  %s%s\n' "$(fmt_secs "${STEP_SECS[$i]:-0}")" "${STEP_NAMES[$i]}" \
+      "$( ((rc != 0 && i == ${#STEP_NAMES[@]} - 1)) && echo '  (FAILED)')"
+  done
+  printf '  %8s  total\n' "$(fmt_secs $((SECONDS - T_START)))"
+  exit "$rc"
+}
+trap report_times EXIT
+
+# Runs a command holding the install lock: `cargo pgrx install` and `cargo pgrx test` write auth.so
+# and auth--*.sql into the server's directories (shared by every checkout for 15), pgrx's test
+# ports and ~/.pgrx/config.toml are machine-wide. -o: the command's children never hold the lock.
+locked() {
+  mkdir -p "$(dirname "$LOCK")"
+  flock -o "$LOCK" "$@"
+}
+
+# Clippy for one feature set: every PostgreSQL version compiles its own bindings.
+lint() {
+  local v=$1
+  cargo clippy --workspace --all-targets --no-default-features --features "pg$v pg_test" -- -D warnings
+}
+
+# The in-database tests on PostgreSQL $1: `cargo pgrx test pgNN`, against the pg_config that
+# ~/.pgrx/config.toml names for NN (re-pointed at this checkout's lanes under the lock first).
+# initdb refuses root: the test cluster runs as postgres, in a folder postgres owns.
+indb_suite() {
+  local v=$1
+  pg_lane_describe "$v"
+  mkdir -p target/pgrx-test
+  chown postgres: target/pgrx-test
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  locked sh -c 'scripts/lib/pg_lane.sh pgrx-init &&
+    exec cargo pgrx test "pg$1" --runas postgres --pgdata "$2"' \
+    sh "$v" "$PWD/target/pgrx-test/data-$v"
+}
+
+# The end-to-end suite on PostgreSQL $1 (e2e/: that server + PostgREST 12.0.2 + Caddy + nginx, over
+# HTTP and SQL; e2e/src/stack.rs reads the server from $PG_CONFIG). The suite runs the extension
+# installed in the server's directories: everything is built first without the lock, then the
+# install and the suite run under one hold of it, so that no pgrx test elsewhere on this machine
+# replaces auth.so under the running cluster.
+e2e_suite() {
+  local v=$1 pgc
+  pgc=$(pg_lane_pg_config "$v")
+  pg_lane_describe "$v"
+  cargo pgrx package --pg-config "$pgc" >/dev/null
+  cargo test -p e2e --no-run
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  PG_CONFIG=$pgc AUTH_E2E_LOCK_HELD=1 locked sh -c \
+    'cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null && exec cargo test -p e2e -- --nocapture'
+}
 
 step setup
 scripts/setup.sh
@@ -11,31 +102,37 @@ scripts/setup.sh
 step "rustfmt --check"
 cargo fmt --all -- --check
 
-step "clippy -D warnings"
-cargo clippy --workspace --all-targets --features "pg15 pg_test" -- -D warnings
+for v in "${PG_VERSIONS[@]}"; do
+  step "clippy -D warnings (features pg$v pg_test)"
+  lint "$v"
+done
+if pg16=$( (pg_lane_pg_config 16) 2>/dev/null); then
+  step "clippy -D warnings (features pg16 pg_test; $pg16)"
+  lint 16
+else
+  printf '\nPostgreSQL 16: no pg_config on this machine (set PG_CONFIG_16 to build it), not compiled.\n'
+fi
 
 step "unit tests (auth-core)"
 cargo test -p auth-core
 
-step "in-database tests (cargo pgrx test pg15)"
-# initdb refuses root: the test cluster runs as postgres, in a folder postgres owns. The lock keeps
-# two runs on this machine from sharing pgrx's port and install directory.
-mkdir -p target/pgrx-test
-chown postgres: target/pgrx-test
-flock target/.pgrx-test.lock cargo pgrx test pg15 --runas postgres --pgdata "$PWD/target/pgrx-test/data"
+for v in "${PG_VERSIONS[@]}"; do
+  step "in-database tests on PostgreSQL $v (cargo pgrx test pg$v)"
+  indb_suite "$v"
 
-step "end-to-end suite (e2e/: PostgreSQL 15 + PostgREST 12.0.2 + Caddy + nginx, over HTTP and SQL)"
-# The suite runs the extension installed in PostgreSQL's shared directories. Build everything
-# first without the lock, then install and run the suite under one hold of the lock, so that no
-# pgrx test elsewhere on this machine replaces auth.so under the running cluster.
-cargo pgrx package --pg-config /usr/lib/postgresql/15/bin/pg_config >/dev/null
-cargo test -p e2e --no-run
-AUTH_E2E_LOCK_HELD=1 flock -o target/.pgrx-test.lock sh -c \
-  'cargo pgrx install --release --pg-config /usr/lib/postgresql/15/bin/pg_config >/dev/null && cargo test -p e2e'
+  # ---- Further per-version suites go here: every test of the extension inside PostgreSQL that
+  # ---- must pass on each supported version (e.g. an ALTER EXTENSION auth UPDATE test), as a
+  # ---- function of the version like indb_suite above, called as `step "..."; <suite> "$v"`.
+done
 
-step "fuzzing (scripts/fuzz.sh: 20 s per target, stable Rust, no sanitizer)"
+for v in "${E2E_VERSIONS[@]}"; do
+  step "end-to-end suite on PostgreSQL $v (PostgREST 12.0.2 + Caddy + nginx, over HTTP and SQL)"
+  e2e_suite "$v"
+done
+
+step "fuzzing (scripts/fuzz.sh: ${FUZZ_SECONDS:-20} s per target, stable Rust, no sanitizer)"
 (cd fuzz && cargo fmt -- --check && cargo clippy --all-targets -- -D warnings)
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 
 echo
-echo "all tests passed"
+echo "all tests passed (PostgreSQL ${PG_VERSIONS[*]}; end-to-end on ${E2E_VERSIONS[*]})"
