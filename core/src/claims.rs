@@ -85,6 +85,25 @@ pub fn pgjwt_time_valid(payload: &Map<String, Value>, now_micros: i64) -> bool {
     nbf_ok && exp_ok
 }
 
+/// Refuses claims holding a NUL character in any string, key or value, at any depth: PostgreSQL
+/// text and jsonb cannot hold one, so such a token must be refused as a token (PT401), not fail
+/// later as a conversion error.
+pub fn check_no_nul(payload: &Map<String, Value>) -> Result<(), Rejection> {
+    fn clean(v: &Value) -> bool {
+        match v {
+            Value::String(s) => !s.contains('\0'),
+            Value::Array(a) => a.iter().all(clean),
+            Value::Object(m) => m.iter().all(|(k, v)| !k.contains('\0') && clean(v)),
+            _ => true,
+        }
+    }
+    if payload.iter().all(|(k, v)| !k.contains('\0') && clean(v)) {
+        Ok(())
+    } else {
+        Err(Rejection::Malformed("payload holds a NUL character"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

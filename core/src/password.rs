@@ -89,9 +89,34 @@ pub fn dummy_hash(cost: u32) -> String {
     format!("$2a${cost:02}$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
 }
 
-/// True when a successful login should replace the stored hash with one at `cost`.
+/// True when a successful login should replace the stored hash with one at `cost`: whenever the
+/// stored cost differs, lower or higher.
 pub fn needs_rehash(hash: &str, cost: u32) -> bool {
-    parse_hash(hash).is_some_and(|p| p.cost < cost)
+    parse_hash(hash).is_some_and(|p| p.cost != cost)
+}
+
+/// The highest cost `auth.import_user` accepts.
+pub const MAX_IMPORT_COST: u32 = 14;
+
+/// An existing hash offered for import: a well-formed bcrypt hash (22P02 otherwise) of cost
+/// 4..=MAX_IMPORT_COST (22023 otherwise). Never echoes the hash.
+pub fn check_importable_hash(hash: &str) -> Result<(), AuthError> {
+    let parsed = parse_hash(hash).ok_or_else(|| {
+        AuthError::InvalidText("password_hash is not a $2a$/$2b$/$2y$ bcrypt hash".into())
+    })?;
+    if parsed.cost > MAX_IMPORT_COST {
+        return Err(AuthError::InvalidParameter(format!(
+            "password_hash has bcrypt cost {}; imports accept at most {MAX_IMPORT_COST}",
+            parsed.cost
+        )));
+    }
+    Ok(())
+}
+
+/// Whether login verifies a stored hash of this cost: at most MAX_IMPORT_COST, or the configured
+/// cost when that is higher. A higher cost could only have been planted, and would pin a backend.
+pub fn verifiable_cost(cost: u32, configured: u32) -> bool {
+    cost <= MAX_IMPORT_COST.max(configured)
 }
 
 #[cfg(test)]
