@@ -1,4 +1,4 @@
--- Opaque API keys (seed 002's gateway, inside the database): a key is shown once, stored only as
+-- Opaque API keys (a gateway's key service, inside the database): a key is shown once, stored only as
 -- its SHA-256 and a short display prefix, and exchanged by auth.exchange_api_key for a short-lived
 -- JWT carrying the key's role and plan, which a gateway forwards to PostgREST as Bearer.
 

@@ -1,6 +1,6 @@
 -- Deny by default: nothing in schema auth is executable by PUBLIC except what is listed here.
 -- Every other function is for the extension owner, for SECURITY DEFINER flows, or for the roles
--- the README says to grant it to.
+-- the documentation (docs/security.md) says to grant it to.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auth FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA auth FROM PUBLIC;
 GRANT USAGE ON SCHEMA auth TO PUBLIC;

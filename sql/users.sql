@@ -1,4 +1,4 @@
--- Users: seed 001's auth."user" columns (username, password, role) plus timestamps, so its rows
+-- Users: the columns of the common hand-written auth."user" table plus timestamps, so its rows
 -- copy over with INSERT ... SELECT username, password, role. Only the extension owner reads or
 -- writes this table (privileges.sql revokes everything from PUBLIC).
 

@@ -4,7 +4,7 @@
 //! can swap the key or loosen a check for its own session. The two secrets are also
 //! `SUPERUSER_ONLY | NO_SHOW_ALL`: invisible to other roles through SHOW, `current_setting` and
 //! `pg_settings`. That only holds in backends where this library is loaded before the setting
-//! is read, hence the README's advice to put `auth` in `shared_preload_libraries`.
+//! is read, hence the documented advice to put `auth` in `shared_preload_libraries`.
 
 use std::ffi::{CStr, CString};
 
