@@ -1,5 +1,5 @@
 //! PostgREST-shaped requests for the API token, API key and check_request tests: what PostgREST 12
-//! runs in the database per request (shared/postgrest-contract.md), inside the test transaction.
+//! runs in the database per request (docs/postgrest.md describes it), inside the test transaction.
 
 use pgrx::prelude::*;
 use serde_json::Value;

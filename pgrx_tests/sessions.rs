@@ -90,7 +90,7 @@ mod tests {
         }
     }
 
-    /// Sets up the request the way PostgREST 12 does (see shared/postgrest-contract.md).
+    /// Sets up the request the way PostgREST 12 does (see docs/postgrest.md).
     fn begin_request(role: &str, claims: &str, cookies: &str, headers: &str) {
         run("RESET ROLE");
         run(&format!(

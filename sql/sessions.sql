@@ -1,5 +1,5 @@
 -- Sessions: login, refresh-token rotation with reuse detection, logout, failed-login throttling.
--- Called as PostgREST RPC (POST /rpc/login ...). Read postgrest-contract facts in mind: a raised
+-- Called as PostgREST RPC (POST /rpc/login ...). As PostgREST runs a request (docs/postgrest.md), a raised
 -- error rolls the whole request back and drops response.headers, so the flows that must keep a
 -- write while answering an error (a failed login's record, a session revoked for token reuse)
 -- answer through response.status and a JSON body instead of raising.
