@@ -10,7 +10,7 @@
 //!   (its throttling record).
 //!
 //! The cases run PostgREST-style: `request.*` settings for the call only, some as the anonymous
-//! role. README.md (section "Bad-input suite") summarises the table.
+//! role. docs/security.md (section "Bad-input suite") summarises the table.
 
 use pgrx::prelude::*;
 

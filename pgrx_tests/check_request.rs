@@ -240,7 +240,7 @@ mod tests {
 
     #[pg_test]
     fn check_request_stops_an_access_token_at_logout() {
-        // Seed 001's flow with issue 3's functions: login, a request with the access token,
+        // A browser session's flow: login, a request with the access token,
         // logout, the same token again.
         make_roles("chk_i");
         run("SET LOCAL auth.bcrypt_cost = 4");

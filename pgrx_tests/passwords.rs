@@ -258,7 +258,7 @@ mod tests {
     fn passwords_users_import_pgcrypto_hashes_as_they_are() {
         run("CREATE EXTENSION IF NOT EXISTS pgcrypto");
         run("CREATE ROLE passwords_importer NOLOGIN");
-        // Seed 001's table, migrated by copying its three columns.
+        // A hand-written auth."user" table, migrated by copying its three columns.
         run("CREATE TEMP TABLE legacy_user (username text, password text, role name)");
         run("INSERT INTO legacy_user VALUES ('pw_demo', crypt('pw_demo', gen_salt('bf', 5)), 'passwords_importer'), ('pw_other', crypt('pw_other', gen_salt('bf', 4)), 'passwords_importer')");
         run("INSERT INTO auth.users (username, password, role) SELECT username, password, role FROM legacy_user");

@@ -111,7 +111,7 @@ mod tests {
     }
 
     /// PostgREST-like roles `pv_anon`, `pv_web` (NOLOGIN) and `pv_authenticator` (LOGIN,
-    /// NOINHERIT, member of both), with the README's grants; user `pv_alice` (role pv_web).
+    /// NOINHERIT, member of both), with the documented grants; user `pv_alice` (role pv_web).
     fn setup() {
         run("SET LOCAL auth.bcrypt_cost = 4");
         run("CREATE ROLE pv_anon NOLOGIN");

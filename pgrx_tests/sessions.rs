@@ -1,6 +1,6 @@
 //! The session flow as PostgREST drives it: each "request" sets the request.* settings, switches
 //! to the role PostgREST would use, calls the function, and reads response.headers and
-//! response.status. Seed 001's curl session end to end, failures, throttling, rotation and reuse
+//! response.status. A browser's curl session end to end, failures, throttling, rotation and reuse
 //! detection, expiry, logout scopes, change_password, privileges, and a concurrent refresh from
 //! two connections (dblink).
 
@@ -90,7 +90,7 @@ mod tests {
         }
     }
 
-    /// Sets up the request the way PostgREST 12 does (see shared/postgrest-contract.md).
+    /// Sets up the request the way PostgREST 12 does (see docs/postgrest.md).
     fn begin_request(role: &str, claims: &str, cookies: &str, headers: &str) {
         run("RESET ROLE");
         run(&format!(
@@ -211,7 +211,7 @@ mod tests {
     }
 
     #[pg_test]
-    fn sessions_seed_001_round_trip() {
+    fn sessions_browser_round_trip() {
         let user = setup("s001");
         run("CREATE TABLE tests.s001_task (title text)");
         run("INSERT INTO tests.s001_task VALUES ('write tests')");
@@ -242,7 +242,7 @@ mod tests {
         );
         assert_eq!(refresh.len(), 43, "256 bits of base64url");
 
-        // The access token: our signature, the claims of the issue.
+        // The access token: our signature, the documented claims.
         let claims = verified_claims(&access);
         let now = one::<f64>("SELECT extract(epoch from now())::float8").unwrap() as i64;
         assert_eq!(claims["role"], "s001_web");
@@ -297,7 +297,7 @@ mod tests {
         .unwrap());
         assert_eq!(live_refresh_tokens(&sid), 1);
 
-        // POST /rpc/logout: public in seed 001's Caddyfile, so it runs as the anonymous role and
+        // POST /rpc/logout: public in e2e/conf/Caddyfile, so it runs as the anonymous role and
         // finds the session from the access_token cookie (the refresh cookie's path is elsewhere).
         let r = request(
             "s001_anon",
@@ -952,7 +952,7 @@ mod tests {
     fn sessions_rehash_on_login_and_pgcrypto_users() {
         run("CREATE EXTENSION IF NOT EXISTS pgcrypto");
         setup("srehash");
-        // A user imported from seed 001 with pgcrypto's hash (cost 4) logs in; the hash is
+        // A user imported with pgcrypto's hash (cost 4) from a hand-written table logs in; the hash is
         // replaced by one at auth.bcrypt_cost (5) once, and pgcrypto still verifies the new one.
         run("INSERT INTO auth.users (username, password, role) VALUES ('srehash_legacy', crypt('legacy pw', gen_salt('bf', 4)), 'srehash_web')");
         let imported = text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'");

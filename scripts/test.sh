@@ -11,6 +11,9 @@ scripts/setup.sh
 step "rustfmt --check"
 cargo fmt --all -- --check
 
+step "documentation (scripts/check-docs.sh: links, anchors, wording, the config files e2e runs)"
+scripts/check-docs.sh
+
 step "clippy -D warnings"
 cargo clippy --workspace --all-targets --features "pg15 pg_test" -- -D warnings
 

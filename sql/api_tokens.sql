@@ -1,7 +1,7 @@
 -- API tokens: long-lived JWTs signed with the server key whose `tid` claim names a row
 -- here. auth.check_request (PostgREST's db-pre-request) refuses a token whose row is revoked,
 -- expired or deleted. Only the extension owner reads or writes the table; admins act through the
--- functions, once granted them.
+-- functions, once granted them (see docs/api-credentials.md).
 
 CREATE TABLE auth.api_tokens (
     id           uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),

@@ -1,6 +1,6 @@
 //! Password hashing and checking: bcrypt through `auth_core::password`.
 //!
-//! `hash_password` and `verify_password` are the public API (granted by the README's snippets, not
+//! `hash_password` and `verify_password` are the public API (granted by the documented snippets, not
 //! to PUBLIC); the `_`-prefixed helpers serve the `auth.users` trigger and the login flow in
 //! `sql/users.sql` and `sql/sessions.sql`.
 //!

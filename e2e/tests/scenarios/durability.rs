@@ -340,7 +340,7 @@ pub fn extension_versions(s: &mut Stack) {
         versions,
         ["0.1.0"],
         "a second version of auth is installable: add the ALTER EXTENSION auth UPDATE test \
-         (issue 5, Concurrency and durability) and update this check"
+         (install the old version, fill it, update, compare) and update this check"
     );
     let installed = text(
         &mut db,
