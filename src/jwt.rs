@@ -93,7 +93,7 @@ fn decode_for_pgjwt(token: &str, algorithm: &str) -> (Algorithm, Rc<jwt::Decoded
 }
 
 /// The header's JSON text as signed (json is stored as text, so no re-parse on the way out).
-#[pg_extern(sql = "
+#[pg_extern(schema = "auth_private", sql = "
 CREATE FUNCTION auth_private._jwt_header(token text, algorithm text) RETURNS json
 IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_header_wrapper';
 ")]
@@ -101,7 +101,7 @@ fn _jwt_header(token: &str, algorithm: &str) -> String {
     decode_for_pgjwt(token, algorithm).1.header_json.clone()
 }
 
-#[pg_extern(sql = "
+#[pg_extern(schema = "auth_private", sql = "
 CREATE FUNCTION auth_private._jwt_payload(token text, algorithm text) RETURNS json
 IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_payload_wrapper';
 ")]
