@@ -54,12 +54,24 @@ for header in ['{"alg":"none"}', '{"alg":"None"}', '{"alg":"NONE"}', '{"alg":"hs
     admin = b64(b'{"role":"admin"}')
     jwt_decode.append(f"{b64(header.encode())}.{admin}.")
     jwt_decode.append(sign(header, '{"role":"admin"}', FUZZ_KEY))
+# Strictness: repeated member names (top level, escaped, nested), crit, NUL in claims.
+for header, payload in [('{"alg":"HS256","typ":"JWT","alg":"none"}', '{"role":"anon"}'),
+                        ('{"alg":"HS256","\\u0061lg":"HS256"}', '{"role":"anon"}'),
+                        ('{"alg":"HS256"}', '{"exp":1,"role":"anon","exp":99999999999}'),
+                        ('{"alg":"HS256"}', '{"app":{"role":"a","role":"b"}}'),
+                        ('{"alg":"HS256"}', '{"l":[{"x":1},{"x":2}],"a":{"a":1}}'),
+                        ('{"alg":"HS256","crit":["exp"],"exp":1363284000}', '{"role":"admin"}'),
+                        ('{"alg":"HS256","crit":[]}', '{"crit":["exp"]}'),
+                        ('{"alg":"HS256"}', '{"role":"admin\\u0000","\\u0000":{"a":["\\u0000"]}}'),
+                        ('{"alg":"HS256"}', '{"path":"\\\\u0000"}')]:
+    jwt_decode.append(sign(header, payload, FUZZ_KEY))
 write("jwt_decode", jwt_decode)
 
 # jwt_roundtrip: [alg byte][key length][key][payload]
 rt = []
 for i, alg in enumerate(HASHES):
-    for c in claims + ['[]', '1', '"x"', 'null', '{"a":{"b":[1,2,{"c":"\\u0000"}]}}', '{ "spaced" : 1 }']:
+    for c in claims + ['[]', '1', '"x"', 'null', '{"a":{"b":[1,2,{"c":"\\u0000"}]}}', '{ "spaced" : 1 }',
+                       '{"a":1,"a":2}', '{"a":[{"b":1,"b":1}]}', '{"a":{"a":{}},"b":{"a":{}}}']:
         rt.append(bytes([i, len(FUZZ_KEY)]) + FUZZ_KEY + c.encode())
 rt.append(bytes([0, len(a1_key)]) + a1_key + json.dumps(a1["payload"]).encode())
 rt.append(bytes([0, 6]) + b"secret" + b'{"sub":"1234567890","name":"John Doe","admin":true}')
