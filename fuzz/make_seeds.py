@@ -82,7 +82,8 @@ write("jwt_roundtrip", rt)
 cl = []
 for now, leeway in [(1_700_000_000_000_000, 30), (0, 0), (-1, 3600), (2**62, 1)]:
     for c in claims + ['{"aud_under_test":"api","aud":"api","iss_under_test":"auth","iss":"auth"}',
-                       '{"exp":1700000000.5}', '{"exp":"1700000000"}', '{"iat":9e15}']:
+                       '{"exp":1700000000.5}', '{"exp":"1700000000"}', '{"iat":9e15}',
+                       '{"exp":1,"sub":"\\u0000"}', '{"a":[{"\\u0000":1}]}', '{"p":"\\\\u0000"}']:
         cl.append(struct.pack("<qH", now, leeway) + c.encode())
 write("claims", cl)
 

@@ -11,7 +11,8 @@
 //! - no accepted header or payload names a member twice (top level or deeper, by an independent
 //!   reading that keeps every member), and no accepted header has `crit`; a refusal for either
 //!   reason is backed by that reading;
-//! - claim checks are consistent with the numbers they read.
+//! - claim checks are consistent with the numbers they read, and a payload holding a NUL in any
+//!   string is refused by `claims::check` before anything else.
 #![no_main]
 
 mod common;
@@ -146,6 +147,9 @@ fuzz_target!(|data: &[u8]| {
 
     // Claims: never panic, and agree with the numbers they read.
     let payload = &decoded.payload;
+    let has_nul = common::json_text_has_nul_escape(&serde_json::to_string(payload).unwrap());
+    let nul_refusal = Rejection::Malformed("payload holds a NUL character");
+    assert_eq!(claims::check_no_nul(payload).is_err(), has_nul);
     for (now, leeway) in [
         (0.0, 0.0),
         (1_700_000_000.0, 30.0),
@@ -160,6 +164,10 @@ fuzz_target!(|data: &[u8]| {
         };
         let result = claims::check(payload, &policy);
         let num = |name: &str| payload.get(name).and_then(Value::as_f64);
+        if has_nul {
+            assert_eq!(result, Err(nul_refusal));
+            continue;
+        }
         match result {
             Ok(()) => {
                 if let Some(exp) = num("exp") {
