@@ -98,7 +98,19 @@ write("cookie", ['theme=dark; refresh_token="abc"; =nameless; novalue; refresh_t
                  "refresh_token=" + b64(b"\x01" * 32), "a=b=c", ";;;=;", 'x="', '""',
                  "access_token=" + pgjwt + "; refresh_token=" + "A" * 43,
                  "refresh_token=abc|/rpc/refresh_token", "v|/x; Domain=evil", "x\x00y=z",
-                 "refresh_token=\u00e9\u20ac; a=1"])
+                 "refresh_token=\u00e9\u20ac; a=1", "refresh_token=victim; refresh_token=attacker",
+                 "refresh_token=; refresh_token=x", "refresh_token=a\x00b", 'refresh_token=""'])
+
+# request: [header text]\n[cookie name or more preferences]\n[request.cookies JSON]
+write("request", ["return=minimal, tx=rollback", "tx=commit, tx=rollback", "TX = Rollback ; x=y",
+                  'tx="rollback"', "tx=rollbackx", "xtx=rollback", "tx=commit\ntx=rollback",
+                  "Bearer " + pgjwt, "bearer    " + pgjwt + "  ", "Bearer a b", "Bearer\ta",
+                  "Basic dXNlcjpwYXNz", "Bearer pgauth_" + "A" * 43, "Bearer a\x00b",
+                  'refresh_token=victim; refresh_token=attacker\nrefresh_token\n{"refresh_token":"attacker"}',
+                  'theme=dark; refresh_token="abc"\nrefresh_token\n{"refresh_token":"other"}',
+                  'a=1\naccess_token\n{"access_token":"j","refresh_token":"r"}',
+                  'refresh_token=\nrefresh_token\n{"refresh_token":5}',
+                  '\nrefresh_token\n{"refresh_token":"a\\u0000b"}', "\n\n", ""])
 
 dummy = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
 write("password_hash", [dummy, dummy.replace("$2a$", "$2b$"), dummy.replace("$2a$", "$2y$"),
