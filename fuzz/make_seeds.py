@@ -118,7 +118,9 @@ write("password_hash", [dummy, dummy.replace("$2a$", "$2b$"), dummy.replace("$2a
                         dummy.replace("$05$", "$03$"), dummy[:-1], dummy + "x", "$2x$" + dummy[4:],
                         "$2a$5$" + dummy[7:] + "x", "$1$abc$def", "", "U*U\n" + dummy,
                         "a" * 73 + "\n" + dummy, "\n" + dummy, "\u20ac" * 25 + "\nplain",
-                        "$2a$05$" + "\u00e9" * 26 + "x"])
+                        "$2a$05$" + "\u00e9" * 26 + "x", dummy.replace("$05$", "$14$"),
+                        dummy.replace("$05$", "$15$"), dummy.replace("$05$", "$99$"),
+                        dummy.replace("$05$", "$00$"), "\x0e\x0c"])
 
 u = "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 write("credentials", ["pgauth_" + "A" * 43, "A" * 43, "pgauth_" + "\u20ac" * 10, u, u.upper(),
