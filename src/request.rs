@@ -70,10 +70,13 @@ fn _request_header(name: &str) -> Option<String> {
 /// from `request.cookies`. None when absent or refused.
 pub fn credential_cookie(name: &str) -> Option<String> {
     let raw = header("cookie").or_else(|| header(RAW_COOKIE_HEADER));
-    let parsed = gucs::setting_value(c"request.cookies")
+    let parsed = match gucs::setting_value(c"request.cookies")
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|v| v.get(name).and_then(Value::as_str).map(str::to_owned));
-    match rules::credential_cookie(raw.as_deref(), parsed.as_deref(), name) {
+    {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    match rules::credential_cookie(raw.as_deref(), parsed.as_ref(), name) {
         CookieLookup::One(v) => Some(v.to_owned()),
         CookieLookup::Absent | CookieLookup::Duplicate => None,
     }
