@@ -93,18 +93,24 @@ fn decode_for_pgjwt(token: &str, algorithm: &str) -> (Algorithm, Rc<jwt::Decoded
 }
 
 /// The header's JSON text as signed (json is stored as text, so no re-parse on the way out).
-#[pg_extern(schema = "auth_private", sql = "
+#[pg_extern(
+    schema = "auth_private",
+    sql = "
 CREATE FUNCTION auth_private._jwt_header(token text, algorithm text) RETURNS json
 IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_header_wrapper';
-")]
+"
+)]
 fn _jwt_header(token: &str, algorithm: &str) -> String {
     decode_for_pgjwt(token, algorithm).1.header_json.clone()
 }
 
-#[pg_extern(schema = "auth_private", sql = "
+#[pg_extern(
+    schema = "auth_private",
+    sql = "
 CREATE FUNCTION auth_private._jwt_payload(token text, algorithm text) RETURNS json
 IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_payload_wrapper';
-")]
+"
+)]
 fn _jwt_payload(token: &str, algorithm: &str) -> String {
     decode_for_pgjwt(token, algorithm).1.payload_json.clone()
 }

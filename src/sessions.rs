@@ -84,11 +84,14 @@ fn _clear_session_cookies() {
 /// `"token_type": "bearer"`, `"access_token"` and `"refresh_token"` when `auth.tokens_in_body` is
 /// on. Errors: no usable JWT key or a bad cookie setting (22023), `response.headers` holding
 /// something other than a JSON array (22023).
-#[pg_extern(schema = "auth_private", sql = "
+#[pg_extern(
+    schema = "auth_private",
+    sql = "
 CREATE FUNCTION auth_private._session_response(session_id uuid, username text, role name, refresh_token text)
 RETURNS jsonb VOLATILE PARALLEL UNSAFE
 LANGUAGE c AS 'MODULE_PATHNAME', '_session_response_wrapper';
-")]
+"
+)]
 fn _session_response(
     session_id: Option<pgrx::Uuid>,
     username: Option<&str>,
