@@ -243,7 +243,7 @@ mod tests {
             "key_d",
             r#"{"role":"key_d_anon"}"#,
             &json!({}),
-            true,
+            false,
             Some("SELECT auth.exchange_api_key()"),
         );
         assert_eq!(out.outcome, "PT401: API key required");

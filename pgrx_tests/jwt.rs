@@ -349,6 +349,21 @@ mod tests {
         assert_error("SELECT auth.jwt_sign('{}')", "22023", "not valid base64");
     }
 
+    /// The flows read settings by name through one helper; a misspelt name fails loudly instead
+    /// of reading as NULL (which would, say, turn the proxy-secret check off).
+    #[pg_test]
+    fn jwt_setting_helper_fails_closed() {
+        assert_eq!(
+            one::<String>("SELECT auth_private._setting('proxy_secret_set')").as_deref(),
+            Some("false")
+        );
+        assert_error(
+            "SELECT auth_private._setting('proxy_secret_sett')",
+            "XX000",
+            "unknown setting",
+        );
+    }
+
     #[pg_test]
     fn jwt_secret_and_signing_are_closed_to_other_roles() {
         run("CREATE ROLE jwt_probe NOLOGIN");

@@ -748,6 +748,8 @@ mod tests {
             "INSERT INTO auth.users (username, password, role) VALUES ('pv_alice', '{PASSWORD}', 'pv_web')"
         ));
         let api_key = one::<String>("SELECT auth.create_api_key('pv_web', 'gold')").unwrap();
+        // A token of pv_alice without a session, for change_password below.
+        let live = text("SELECT auth.jwt_sign('{\"sub\":\"pv_alice\",\"role\":\"pv_web\"}')");
         let attacker_hash =
             one::<String>(&format!("SELECT auth.hash_password('{ATTACKER_PASSWORD}')")).unwrap();
         // The lax setup the attack needs: CREATE on public (PostgreSQL < 15's default).
@@ -862,8 +864,9 @@ mod tests {
             "pv_alice"
         );
         run("SELECT set_config('request.jwt.claims', '{\"role\":\"pv_web\",\"sub\":\"pv_alice\"}', true)");
+        // The session of `access` ended at logout above: prove the caller with a live token.
         run(&format!(
-            "SELECT set_config('request.headers', '{{\"authorization\": \"Bearer {access}\"}}', true)"
+            "SELECT set_config('request.headers', '{{\"authorization\": \"Bearer {live}\"}}', true)"
         ));
         let changed = attack(&format!(
             "SELECT auth.change_password('{PASSWORD}', 'a brand new password')::text"

@@ -1595,7 +1595,7 @@ mod tests {
         };
         // B's own session, whose token proves B to change_password.
         let b_login = login_in("srace_b", PASSWORD);
-        exec(
+        remote(
             "srace_b",
             &format!(
                 "SELECT set_config('request.headers', {}, false)",
@@ -1654,7 +1654,7 @@ mod tests {
 
         // 4. A global logout likewise.
         let b_login = login_in("srace_b", "third password");
-        exec(
+        remote(
             "srace_b",
             &format!(
                 "SELECT set_config('request.headers', {}, false)",
@@ -1718,9 +1718,10 @@ mod tests {
         let (sid, access, refresh) = login_sid("sro", &user);
         let state = || {
             text(&format!(
-                "SELECT (SELECT count(*) FROM auth.login_failures)::text || '/' || \
-                 (SELECT count(*) FROM auth.refresh_tokens WHERE spent_at IS NOT NULL)::text || '/' || \
-                 (SELECT count(*) FROM auth.sessions WHERE revoked_at IS NOT NULL)::text || '/' || \
+                "SELECT (SELECT count(*) FROM auth.login_failures WHERE username IN ('{user}', 'nobody at all', 'x'))::text || '/' || \
+                 (SELECT count(*) FROM auth.refresh_tokens r JOIN auth.sessions s ON s.id = r.session_id \
+                  WHERE s.username = '{user}' AND r.spent_at IS NOT NULL)::text || '/' || \
+                 (SELECT count(*) FROM auth.sessions WHERE username = '{user}' AND revoked_at IS NOT NULL)::text || '/' || \
                  (SELECT password FROM auth.users WHERE username = '{user}')"
             ))
         };
