@@ -50,6 +50,7 @@ mod tests {
         "auth_private._jwt_header(text,text)",
         "auth_private._jwt_payload(text,text)",
         "auth_private._jwt_valid(text,text,text)",
+        "auth_private._may_carry_markers(text)",
         "auth.claim(text)",
         "auth.claims()",
         "auth.role()",

@@ -4,11 +4,11 @@
 
 CREATE TABLE auth.api_keys (
     id             uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    name           text        CHECK (pg_catalog.length(name) BETWEEN 1 AND 256),
+    name           text        CONSTRAINT api_keys_name_check CHECK (auth_private._valid_credential_name(name)),
     key_hash       bytea       NOT NULL UNIQUE CHECK (pg_catalog.octet_length(key_hash) = 32),
     display_prefix text        NOT NULL,
     role           name        NOT NULL,
-    plan           text        CHECK (plan ~ '^[A-Za-z0-9_.:-]{1,64}$'),
+    plan           text        CONSTRAINT api_keys_plan_check CHECK (auth_private._valid_plan(plan)),
     enabled        boolean     NOT NULL DEFAULT true,
     expires_at     timestamptz,
     created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -36,16 +36,8 @@ DECLARE
 BEGIN
     PERFORM auth_private._require_committing_transaction();
     PERFORM auth_private._check_credential_role(create_api_key.role, auth_private._invoking_role());
-    IF plan IS NOT NULL AND plan !~ '^[A-Za-z0-9_.:-]{1,64}$' THEN
-        RAISE SQLSTATE '22023' USING
-            MESSAGE = 'plan must be 1 to 64 characters among A-Z a-z 0-9 _ . : -';
-    END IF;
-    IF expires_at IS NOT NULL AND expires_at <= pg_catalog.now() THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
-    END IF;
-    IF create_api_key.name IS NOT NULL AND pg_catalog.length(create_api_key.name) NOT BETWEEN 1 AND 256 THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
-    END IF;
+    PERFORM auth_private._check_credential_fields(create_api_key.name, create_api_key.plan,
+                                                   create_api_key.expires_at);
     SELECT * INTO k FROM auth_private._new_api_key();
     INSERT INTO auth.api_keys (name, key_hash, display_prefix, role, plan, expires_at, created_by)
     VALUES (create_api_key.name, k.key_hash, k.display_prefix, create_api_key.role,
@@ -107,8 +99,10 @@ $$;
 COMMENT ON FUNCTION auth.exchange_api_key(text) IS
     'Exchanges an API key (argument or x-api-key header) for a short-lived JWT: body {access_token, token_type, expires_in}, header Authorization: Bearer <jwt>.';
 
-CREATE FUNCTION auth.disable_api_key(id uuid) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- disable_api_key and enable_api_key: one flag, one rule. True when the key existed with the other
+-- value; 25006 in a transaction that will not commit; 22023 for NULL.
+CREATE FUNCTION auth_private._set_api_key_enabled(id uuid, enabled boolean) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -116,26 +110,22 @@ BEGIN
     IF $1 IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
     END IF;
-    UPDATE auth.api_keys AS a SET enabled = false WHERE a.id = $1 AND a.enabled;
+    UPDATE auth.api_keys AS a SET enabled = $2 WHERE a.id = $1 AND a.enabled IS DISTINCT FROM $2;
     RETURN FOUND;
 END
 $$;
+
+CREATE FUNCTION auth.disable_api_key(id uuid) RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth_private._set_api_key_enabled(id, false) $$;
 COMMENT ON FUNCTION auth.disable_api_key(uuid) IS
     'Disables an API key (reversible with enable_api_key); true if it was enabled.';
 
 CREATE FUNCTION auth.enable_api_key(id uuid) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM auth_private._require_committing_transaction();
-    IF $1 IS NULL THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
-    END IF;
-    UPDATE auth.api_keys AS a SET enabled = true WHERE a.id = $1 AND NOT a.enabled;
-    RETURN FOUND;
-END
-$$;
+AS $$ SELECT auth_private._set_api_key_enabled(id, true) $$;
 COMMENT ON FUNCTION auth.enable_api_key(uuid) IS
     'Enables a disabled API key again; true if it was disabled.';
 

@@ -5,7 +5,8 @@
 
 CREATE TABLE auth.api_tokens (
     id           uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    name         text        NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 256),
+    name         text        NOT NULL
+                             CONSTRAINT api_tokens_name_check CHECK (auth_private._valid_credential_name(name)),
     role         name        NOT NULL,
     claims       jsonb       NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(claims) = 'object'),
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -41,17 +42,13 @@ BEGIN
     PERFORM auth_private._require_committing_transaction();
     v_claims := coalesce(claims, '{}'::jsonb);
     v_caller := auth_private._invoking_role();
-    IF create_api_token.name IS NULL OR pg_catalog.length(create_api_token.name) NOT BETWEEN 1 AND 256 THEN
+    IF create_api_token.name IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
     END IF;
     PERFORM auth_private._check_credential_role(create_api_token.role, v_caller);
-    IF expires_at IS NOT NULL THEN
-        IF expires_at <= pg_catalog.now() THEN
-            RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
-        END IF;
-        IF pg_catalog.isfinite(expires_at) THEN
-            v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
-        END IF;
+    PERFORM auth_private._check_credential_fields(create_api_token.name, NULL, create_api_token.expires_at);
+    IF pg_catalog.isfinite(expires_at) THEN
+        v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
     END IF;
     -- Signs first: bad claims or a missing key fail before anything is written.
     v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);

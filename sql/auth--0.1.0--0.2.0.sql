@@ -41,11 +41,12 @@ ALTER FUNCTION auth._setting(text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._sign_api_key_token(uuid, text, text, bigint) SET SCHEMA auth_private;
 ALTER FUNCTION auth._sign_api_token(uuid, text, bigint, jsonb) SET SCHEMA auth_private;
 ALTER FUNCTION auth._start_session(text, name) SET SCHEMA auth_private;
-ALTER FUNCTION auth._to_uuid(text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._users_before_write() SET SCHEMA auth_private;
 
--- logout verifies the caller's own token through auth_private._caller_claims now.
+-- logout verifies the caller's own token through auth_private._caller_claims now; uuids in claims
+-- are parsed by the credential markers' parser (a C function replaces the SQL one).
 DROP FUNCTION auth._signed_claims_ignoring_time(text);
+DROP FUNCTION auth._to_uuid(text);
 
 -- New functions of the library.
 CREATE FUNCTION auth_private."_caller_claims"(
@@ -74,6 +75,43 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', '_refresh_token_hash_wrapper';
 
+CREATE FUNCTION auth_private."_may_carry_markers"(
+	"claims" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_may_carry_markers_wrapper';
+
+CREATE FUNCTION auth_private."_to_uuid"(
+	"value" TEXT
+) RETURNS uuid
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_to_uuid_wrapper';
+
+CREATE FUNCTION auth_private."_valid_credential_name"(
+	"name" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_valid_credential_name_wrapper';
+
+CREATE FUNCTION auth_private."_valid_plan"(
+	"plan" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_valid_plan_wrapper';
+
+-- The name and plan rules of API tokens and keys have one home each, which the tables' CHECK
+-- constraints and the functions share. Existing rows satisfy them (the rules are unchanged).
+ALTER TABLE auth.api_tokens DROP CONSTRAINT api_tokens_name_check,
+    ADD CONSTRAINT api_tokens_name_check CHECK (auth_private._valid_credential_name(name));
+ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_name_check,
+    ADD CONSTRAINT api_keys_name_check CHECK (auth_private._valid_credential_name(name));
+ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_plan_check,
+    ADD CONSTRAINT api_keys_plan_check CHECK (auth_private._valid_plan(plan));
+
 -- Row locks that serialize password checks of names no user has (auth_private._lock_user).
 CREATE TABLE auth_private.login_locks (
     stripe integer PRIMARY KEY CHECK (stripe BETWEEN 0 AND 255)
@@ -101,6 +139,25 @@ BEGIN
         RAISE SQLSTATE '42501' USING MESSAGE = pg_catalog.format(
             'role "%s" cannot create credentials for role "%s": it is not a member of it',
             caller, role);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._check_credential_fields(name text, plan text, expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NOT NULL AND NOT auth_private._valid_credential_name($1) THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    IF $2 IS NOT NULL AND NOT auth_private._valid_plan($2) THEN
+        RAISE SQLSTATE '22023' USING
+            MESSAGE = 'plan must be 1 to 64 characters among A-Z a-z 0-9 _ . : -';
+    END IF;
+    IF $3 IS NOT NULL AND $3 <= pg_catalog.now() THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
     END IF;
 END
 $$;
@@ -164,17 +221,13 @@ BEGIN
     PERFORM auth_private._require_committing_transaction();
     v_claims := coalesce(claims, '{}'::jsonb);
     v_caller := auth_private._invoking_role();
-    IF create_api_token.name IS NULL OR pg_catalog.length(create_api_token.name) NOT BETWEEN 1 AND 256 THEN
+    IF create_api_token.name IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
     END IF;
     PERFORM auth_private._check_credential_role(create_api_token.role, v_caller);
-    IF expires_at IS NOT NULL THEN
-        IF expires_at <= pg_catalog.now() THEN
-            RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
-        END IF;
-        IF pg_catalog.isfinite(expires_at) THEN
-            v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
-        END IF;
+    PERFORM auth_private._check_credential_fields(create_api_token.name, NULL, create_api_token.expires_at);
+    IF pg_catalog.isfinite(expires_at) THEN
+        v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
     END IF;
     -- Signs first: bad claims or a missing key fail before anything is written.
     v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);
@@ -213,16 +266,8 @@ DECLARE
 BEGIN
     PERFORM auth_private._require_committing_transaction();
     PERFORM auth_private._check_credential_role(create_api_key.role, auth_private._invoking_role());
-    IF plan IS NOT NULL AND plan !~ '^[A-Za-z0-9_.:-]{1,64}$' THEN
-        RAISE SQLSTATE '22023' USING
-            MESSAGE = 'plan must be 1 to 64 characters among A-Z a-z 0-9 _ . : -';
-    END IF;
-    IF expires_at IS NOT NULL AND expires_at <= pg_catalog.now() THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
-    END IF;
-    IF create_api_key.name IS NOT NULL AND pg_catalog.length(create_api_key.name) NOT BETWEEN 1 AND 256 THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
-    END IF;
+    PERFORM auth_private._check_credential_fields(create_api_key.name, create_api_key.plan,
+                                                   create_api_key.expires_at);
     SELECT * INTO k FROM auth_private._new_api_key();
     INSERT INTO auth.api_keys (name, key_hash, display_prefix, role, plan, expires_at, created_by)
     VALUES (create_api_key.name, k.key_hash, k.display_prefix, create_api_key.role,
@@ -277,35 +322,35 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION auth_private._set_api_key_enabled(id uuid, enabled boolean) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    UPDATE auth.api_keys AS a SET enabled = $2 WHERE a.id = $1 AND a.enabled IS DISTINCT FROM $2;
+    RETURN FOUND;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION auth.disable_api_key(id uuid) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM auth_private._require_committing_transaction();
-    IF $1 IS NULL THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
-    END IF;
-    UPDATE auth.api_keys AS a SET enabled = false WHERE a.id = $1 AND a.enabled;
-    RETURN FOUND;
-END
-$$;
+AS $$ SELECT auth_private._set_api_key_enabled(id, false) $$;
+COMMENT ON FUNCTION auth.disable_api_key(uuid) IS
+    'Disables an API key (reversible with enable_api_key); true if it was enabled.';
 
-CREATE OR REPLACE FUNCTION auth.enable_api_key(id uuid) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+CREATE FUNCTION auth.enable_api_key(id uuid) RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM auth_private._require_committing_transaction();
-    IF $1 IS NULL THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
-    END IF;
-    UPDATE auth.api_keys AS a SET enabled = true WHERE a.id = $1 AND NOT a.enabled;
-    RETURN FOUND;
-END
-$$;
+AS $$ SELECT auth_private._set_api_key_enabled(id, true) $$;
+COMMENT ON FUNCTION auth.enable_api_key(uuid) IS
+    'Enables a disabled API key again; true if it was disabled.';
 
-CREATE OR REPLACE FUNCTION auth.revoke_api_key(id uuid) RETURNS boolean
+CREATE FUNCTION auth.revoke_api_key(id uuid) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -415,15 +460,6 @@ BEGIN
     PERFORM auth_private._expect_imported_hash($2);
     INSERT INTO auth.users (username, password, role) VALUES ($1, $2, $3);
 END
-$$;
-
-CREATE OR REPLACE FUNCTION auth_private._to_uuid(value text) RETURNS uuid
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT CASE
-        WHEN value OPERATOR(pg_catalog.~) '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'
-        THEN value::uuid
-    END
 $$;
 
 CREATE OR REPLACE FUNCTION auth_private._live(s auth.sessions) RETURNS boolean
@@ -833,10 +869,7 @@ AS $$
 DECLARE
     claims text := pg_catalog.current_setting('request.jwt.claims', true);
 BEGIN
-    IF claims IS NULL
-       OR (pg_catalog.strpos(claims, '"tid"') OPERATOR(pg_catalog.=) 0
-           AND pg_catalog.strpos(claims, '"sid"') OPERATOR(pg_catalog.=) 0
-           AND pg_catalog.strpos(claims, '"key_id"') OPERATOR(pg_catalog.=) 0) THEN
+    IF claims IS NULL OR NOT auth_private._may_carry_markers(claims) THEN
         RETURN;
     END IF;
     PERFORM auth_private._check_request_credentials(claims);
@@ -952,14 +985,6 @@ COMMENT ON FUNCTION auth.exchange_api_key(text) IS
     'Exchanges an API key (argument or x-api-key header) for a short-lived JWT: body {access_token, token_type, expires_in}, header Authorization: Bearer <jwt>.';
 
 
-COMMENT ON FUNCTION auth.disable_api_key(uuid) IS
-    'Disables an API key (reversible with enable_api_key); true if it was enabled.';
-
-
-COMMENT ON FUNCTION auth.enable_api_key(uuid) IS
-    'Enables a disabled API key again; true if it was disabled.';
-
-
 COMMENT ON FUNCTION auth.revoke_api_key(uuid) IS
     'Revokes an API key for good (deletes it); true if it existed. JWTs it was exchanged for stop working at once.';
 
@@ -1043,6 +1068,7 @@ GRANT EXECUTE ON FUNCTION
     auth_private._jwt_header(text, text),
     auth_private._jwt_payload(text, text),
     auth_private._jwt_valid(text, text, text),
+    auth_private._may_carry_markers(text),
     auth.claims(),
     auth.claim(text),
     auth.uid(),

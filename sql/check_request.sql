@@ -11,22 +11,18 @@
 -- credential, never in a READ ONLY transaction (GET, HEAD) and never blocking on a row lock.
 
 -- The fast path, run by every request. SECURITY INVOKER and without a SET clause, which would
--- cost more than the whole check; it only reads a setting and calls pg_catalog functions, and its
--- operator is schema-qualified too, so that nothing resolves through the caller's search_path (an
--- `=(integer, integer)` planted ahead of pg_catalog would otherwise skip every check).
--- PostgREST writes claims with Aeson, which never escapes letters, so a marker is always spelled
--- out literally; a marker name inside a value only costs the slow path. (The same test is
--- auth_core::credentials::may_carry_markers, whose soundness the fuzzer checks.)
+-- cost more than the whole check; it only reads a setting and calls one schema-qualified
+-- function, so that nothing resolves through the caller's search_path.
+-- auth_private._may_carry_markers is auth_core::credentials::may_carry_markers, the test the
+-- fuzzer proves sound: PostgREST writes claims with Aeson, which never escapes letters, so a
+-- marker is always spelled out literally; a marker name inside a value only costs the slow path.
 CREATE FUNCTION auth.check_request() RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     claims text := pg_catalog.current_setting('request.jwt.claims', true);
 BEGIN
-    IF claims IS NULL
-       OR (pg_catalog.strpos(claims, '"tid"') OPERATOR(pg_catalog.=) 0
-           AND pg_catalog.strpos(claims, '"sid"') OPERATOR(pg_catalog.=) 0
-           AND pg_catalog.strpos(claims, '"key_id"') OPERATOR(pg_catalog.=) 0) THEN
+    IF claims IS NULL OR NOT auth_private._may_carry_markers(claims) THEN
         RETURN;
     END IF;
     PERFORM auth_private._check_request_credentials(claims);

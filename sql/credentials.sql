@@ -26,6 +26,28 @@ BEGIN
 END
 $$;
 
+-- The fields a new API token or key is created with, each rule in one place (the tables' CHECK
+-- constraints use the same auth_private._valid_* functions): 22023 naming the field. NULLs pass
+-- (the caller decides which are required).
+CREATE FUNCTION auth_private._check_credential_fields(name text, plan text, expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NOT NULL AND NOT auth_private._valid_credential_name($1) THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    IF $2 IS NOT NULL AND NOT auth_private._valid_plan($2) THEN
+        RAISE SQLSTATE '22023' USING
+            MESSAGE = 'plan must be 1 to 64 characters among A-Z a-z 0-9 _ . : -';
+    END IF;
+    IF $3 IS NOT NULL AND $3 <= pg_catalog.now() THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
+    END IF;
+END
+$$;
+
 -- Whether this transaction may record last_used_at: never in a READ ONLY transaction (PostgREST
 -- runs GET and HEAD so, and a write there would fail the request), and only at READ COMMITTED,
 -- where updating a row that a concurrent request just touched cannot raise a serialization error.

@@ -21,6 +21,7 @@ GRANT EXECUTE ON FUNCTION
     auth_private._jwt_header(text, text),
     auth_private._jwt_payload(text, text),
     auth_private._jwt_valid(text, text, text),
+    auth_private._may_carry_markers(text),
     auth.claims(),
     auth.claim(text),
     auth.uid(),

@@ -94,13 +94,3 @@ END
 $$;
 COMMENT ON FUNCTION auth.import_user(text, text, name) IS
     'Imports a user with an existing bcrypt hash (cost 4-14); superuser only.';
-
--- A uuid from text, NULL when the text is not one (claims are data, not trusted shapes).
-CREATE FUNCTION auth_private._to_uuid(value text) RETURNS uuid
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT CASE
-        WHEN value OPERATOR(pg_catalog.~) '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'
-        THEN value::uuid
-    END
-$$;

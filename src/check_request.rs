@@ -34,6 +34,35 @@ fn _claim_markers(
     TableIterator::once(row)
 }
 
+/// The fast path of `auth.check_request`: false when the claims' JSON text cannot name a
+/// credential (`tid`, `sid`, `key_id`), so the request needs no lookup. Executable by PUBLIC: a
+/// substring test over the caller's own claims.
+#[pg_extern(immutable, strict, parallel_safe, schema = "auth_private")]
+fn _may_carry_markers(claims: &str) -> bool {
+    credentials::may_carry_markers(claims)
+}
+
+/// A uuid from text, NULL when the text is not one (claims are data, not trusted shapes). The
+/// same parser as the credential markers'.
+#[pg_extern(immutable, strict, parallel_safe, schema = "auth_private")]
+fn _to_uuid(value: &str) -> Option<Uuid> {
+    credentials::parse_uuid(value).map(Uuid::from_bytes)
+}
+
+/// `auth_private._valid_credential_name(name)`: the name rule of API tokens and keys, for their
+/// tables' CHECK constraints and for the functions that create them.
+#[pg_extern(immutable, strict, parallel_safe, schema = "auth_private")]
+fn _valid_credential_name(name: &str) -> bool {
+    credentials::valid_name(name)
+}
+
+/// `auth_private._valid_plan(plan)`: the plan rule of API keys, for the table's CHECK constraint
+/// and for `create_api_key`.
+#[pg_extern(immutable, strict, parallel_safe, schema = "auth_private")]
+fn _valid_plan(plan: &str) -> bool {
+    credentials::valid_plan(plan)
+}
+
 /// True when `auth.proxy_secret` is set and `presented` equals it (constant time). False for
 /// NULL, and when no proxy secret is configured (nothing can match).
 #[pg_extern(stable, parallel_safe, schema = "auth_private")]

@@ -64,6 +64,7 @@ extension_sql_file!(
         "credentials",
         api_tokens::_sign_api_token,
         api_tokens::_invoking_role,
+        check_request::_valid_credential_name,
         request::_require_committing_transaction
     ]
 );
@@ -75,6 +76,8 @@ extension_sql_file!(
         api_keys::_new_api_key,
         api_keys::_api_key_hash,
         api_keys::_sign_api_key_token,
+        check_request::_valid_credential_name,
+        check_request::_valid_plan,
         request::_add_response_headers,
         request::_request_header,
         request::_require_committing_transaction
@@ -108,7 +111,8 @@ extension_sql_file!(
         request::_add_response_headers,
         request::_request_cookie,
         request::_caller_claims,
-        request::_require_committing_transaction
+        request::_require_committing_transaction,
+        check_request::_to_uuid
     ]
 );
 extension_sql_file!(
@@ -118,7 +122,8 @@ extension_sql_file!(
         "api_tokens",
         "api_keys",
         "sessions",
-        check_request::_claim_markers
+        check_request::_claim_markers,
+        check_request::_may_carry_markers
     ]
 );
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
