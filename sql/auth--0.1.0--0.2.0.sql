@@ -68,6 +68,13 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', '_expect_imported_hash_wrapper';
 
+CREATE FUNCTION auth_private."_keep_superuser_hash"(
+	"value" TEXT
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_keep_superuser_hash_wrapper';
+
 CREATE FUNCTION auth_private."_refresh_token_hash"(
 	"token" TEXT
 ) RETURNS bytea
@@ -428,6 +435,11 @@ BEGIN
                     'role "%s" cannot assign role "%s" to a user: it is not a member of it',
                     current_user, NEW.role);
         END IF;
+    END IF;
+    IF (TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password)
+       AND NEW.password IS NOT NULL
+       AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        PERFORM auth_private._keep_superuser_hash(NEW.password);
     END IF;
     RETURN NEW;
 END

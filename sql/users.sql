@@ -16,11 +16,15 @@ COMMENT ON TABLE auth.users IS
     'Login users: username (3-256 characters), bcrypt password hash, database role.';
 SELECT pg_catalog.pg_extension_config_dump('auth.users', '');
 
--- BEFORE INSERT/UPDATE, first: the role a row assigns must exist (23503, naming it), and the role
--- running the statement must be able to act as it (pg_has_role(current_user, role, 'MEMBER'),
--- true for superusers): a role granted INSERT on auth.users cannot make users of roles it does not
--- hold (42501). SECURITY INVOKER, so current_user is the role that wrote the row (inside the
--- extension's own SECURITY DEFINER flows, the extension owner); it calls pg_catalog only.
+-- BEFORE INSERT/UPDATE, first: what the role writing the row may write. SECURITY INVOKER, so
+-- current_user is that role (inside the extension's own SECURITY DEFINER flows, the extension
+-- owner).
+-- * The role a row assigns must exist (23503, naming it), and the writer must be able to act as it
+--   (pg_has_role(current_user, role, 'MEMBER'), true for superusers): a role granted INSERT on
+--   auth.users cannot make users of roles it does not hold (42501).
+-- * A superuser writing a bcrypt hash (pg_restore reloading a dump, say) has it stored as written
+--   (auth_private._keep_superuser_hash); from anyone else it is a password like any other.
+-- It calls pg_catalog only, except for superusers, who may call the private helper.
 CREATE FUNCTION auth_private._users_check_role() RETURNS trigger
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -40,6 +44,11 @@ BEGIN
                     current_user, NEW.role);
         END IF;
     END IF;
+    IF (TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password)
+       AND NEW.password IS NOT NULL
+       AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        PERFORM auth_private._keep_superuser_hash(NEW.password);
+    END IF;
     RETURN NEW;
 END
 $$;
@@ -51,7 +60,8 @@ FOR EACH ROW EXECUTE FUNCTION auth_private._users_check_role();
 -- BEFORE INSERT/UPDATE, second: whatever is written to password is taken as a password and
 -- hashed ($2a$ at auth.bcrypt_cost) — a value shaped like a bcrypt hash too, since a hash chosen
 -- by the writer could carry any cost and pin a backend at each login. Existing hashes come in only
--- through auth.import_user. Empty and over-72-byte passwords are refused (22023).
+-- through auth.import_user, or from a superuser (see above). Empty and over-72-byte passwords are
+-- refused (22023).
 -- SECURITY DEFINER so that a role granted INSERT/UPDATE on auth.users need not be granted the
 -- (private) hashing functions.
 CREATE FUNCTION auth_private._users_before_write() RETURNS trigger

@@ -91,6 +91,7 @@ extension_sql_file!(
         passwords::hash_password,
         passwords::_password_to_store,
         passwords::_expect_imported_hash,
+        passwords::_keep_superuser_hash,
         request::_require_committing_transaction
     ]
 );

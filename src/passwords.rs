@@ -93,6 +93,24 @@ fn _expect_imported_hash(hash: Option<&str>) {
     PENDING_IMPORT.set(Some(hash.to_owned()));
 }
 
+/// `auth_private._keep_superuser_hash(value)`: the `auth.users` trigger calls it when a superuser
+/// writes a password (pg_restore reloading a dump, the extension owner by hand). A well-formed
+/// bcrypt hash of a cost login verifies (at most 14, or `auth.bcrypt_cost` when higher) is then
+/// stored as written instead of being hashed as a password, so a restored database keeps its
+/// users' passwords. Does nothing for anyone else, or for any other value.
+#[pg_extern(volatile, strict, parallel_unsafe, schema = "auth_private")]
+fn _keep_superuser_hash(value: &str) {
+    // SAFETY: reads the current user's superuser flag.
+    if !unsafe { pg_sys::superuser() } {
+        return;
+    }
+    if let Some(parsed) = password::parse_hash(value) {
+        if password::verifiable_cost(parsed.cost, gucs::bcrypt_cost()) {
+            PENDING_IMPORT.set(Some(value.to_owned()));
+        }
+    }
+}
+
 /// What the `auth.users` trigger stores for a `password` value: a new `$2a$` hash at
 /// `auth.bcrypt_cost` of whatever was written, taken as a password — also when it looks like a
 /// bcrypt hash (a stored hash chosen by the writer could carry any cost and pin a backend at each
