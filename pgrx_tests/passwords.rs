@@ -250,6 +250,14 @@ mod tests {
             text("SELECT password FROM auth.users WHERE username = 'pw_planted'")
                 .starts_with("$2a$04$")
         );
+        // A superuser (pg_restore reloading a dump) writing a hash of a cost login verifies has
+        // it kept as written: a restored database keeps its users' passwords.
+        let restored = "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+        run(&format!("INSERT INTO auth.users (username, password, role) VALUES ('pw_restored', '{restored}', 'passwords_web')"));
+        assert_eq!(
+            text("SELECT password FROM auth.users WHERE username = 'pw_restored'"),
+            restored
+        );
         // Usernames are 3 to 256 characters.
         assert_error(
             "INSERT INTO auth.users (username, password, role) VALUES ('bo', 'x', 'passwords_web')",
