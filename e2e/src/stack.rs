@@ -48,8 +48,106 @@ pub struct Stack {
     /// auth.proxy_secret: the gateways add it as X-Proxy-Secret.
     pub proxy_secret: String,
     pub http: Http,
+    /// What it takes to start one more PostgREST on the same database (`spawn_postgrest`).
+    postgrest_launcher: PostgrestLauncher,
     _watchdog: Watchdog,
     _lock: Option<File>,
+}
+
+/// A PostgREST started by a scenario next to the stack's own (`Stack::spawn_postgrest`), stopped
+/// when dropped.
+pub struct ExtraPostgrest {
+    daemon: Daemon,
+    /// Its address, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// Its admin server (`/live`, `/ready`, `/config`).
+    pub admin_url: String,
+}
+
+impl ExtraPostgrest {
+    /// Panics unless it is still running.
+    pub fn assert_alive(&mut self) {
+        let d = &mut self.daemon;
+        assert!(
+            d.alive(),
+            "{} died; log {}:\n{}",
+            d.name,
+            d.log.display(),
+            d.log_tail(4000)
+        );
+    }
+}
+
+/// e2e/conf/postgrest.conf with what fills its markers, to start PostgREST instances from it.
+struct PostgrestLauncher {
+    template: String,
+    bin: PathBuf,
+    dir: PathBuf,
+    socket_dir: PathBuf,
+    pg_port: u16,
+    jwt_secret: String,
+}
+
+impl PostgrestLauncher {
+    /// Starts PostgREST `name` on a free port (never one in `avoid`) with the configuration file
+    /// filled in for it and the environment variables `env` added (PostgREST reads `PGRST_*`
+    /// variables, which win over the file). Returns it once its admin `/ready` answers 200.
+    fn start(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        avoid: &[u16],
+        http: &Http,
+    ) -> (Daemon, u16, u16) {
+        let mut admin_port = 0;
+        let (daemon, port) = start_http_daemon(
+            name,
+            avoid,
+            Duration::from_secs(30),
+            http,
+            |port| {
+                let mut avoid_admin = avoid.to_vec();
+                avoid_admin.push(port);
+                let admin = free_port(&avoid_admin);
+                admin_port = admin;
+                let conf = self
+                    .template
+                    .replace("@@PG_SOCKET_DIR@@", self.socket_dir.to_str().unwrap())
+                    .replace("@@PG_PORT@@", &self.pg_port.to_string())
+                    .replace("@@JWT_SECRET@@", &self.jwt_secret)
+                    .replace("@@PORT@@", &port.to_string())
+                    .replace("@@ADMIN_PORT@@", &admin.to_string());
+                // Markers left outside comments (the file's comments name them as @@...@@).
+                assert!(
+                    !conf
+                        .lines()
+                        .any(|l| !l.trim_start().starts_with('#') && l.contains("@@")),
+                    "a marker of e2e/conf/postgrest.conf is left"
+                );
+                let conf_path = self.dir.join(format!("{name}.conf"));
+                write_private(&conf_path, &conf);
+                let mut cmd = Command::new(&self.bin);
+                cmd.arg(&conf_path);
+                // Only the variables asked for: none inherited from whoever runs the suite.
+                for (k, _) in std::env::vars() {
+                    if k.starts_with("PGRST_") {
+                        cmd.env_remove(k);
+                    }
+                }
+                cmd.envs(env.iter().copied());
+                let d = Daemon::spawn(
+                    name,
+                    &mut cmd,
+                    self.dir.join(format!("{name}.log")),
+                    self.dir.join(format!("{name}.pid")),
+                    libc::SIGTERM,
+                );
+                (d, format!("http://127.0.0.1:{admin}/ready"))
+            },
+            None,
+        );
+        (daemon, port, admin_port)
+    }
 }
 
 impl Stack {
@@ -201,35 +299,16 @@ impl Stack {
             postgrest_conf.contains(&format!("\ndb-anon-role = \"{ANON}\"\n")),
             "e2e/conf/postgrest.conf must set db-anon-role = \"{ANON}\""
         );
-        let (postgrest, pgrst_port) = start_http_daemon(
-            "PostgREST",
-            &[pg_port],
-            Duration::from_secs(30),
-            &http,
-            |port| {
-                let admin = free_port(&[pg_port, port]);
-                let conf = postgrest_conf
-                    .replace("@@PG_SOCKET_DIR@@", socket_dir.to_str().unwrap())
-                    .replace("@@PG_PORT@@", &pg_port.to_string())
-                    .replace("@@JWT_SECRET@@", &jwt_secret)
-                    .replace("@@PORT@@", &port.to_string())
-                    .replace("@@ADMIN_PORT@@", &admin.to_string());
-                assert!(
-                    !conf.contains("@@"),
-                    "a marker of e2e/conf/postgrest.conf is left"
-                );
-                write_private(&dir.join("postgrest.conf"), &conf);
-                let d = Daemon::spawn(
-                    "postgrest",
-                    Command::new(&postgrest_bin).arg(dir.join("postgrest.conf")),
-                    dir.join("postgrest.log"),
-                    dir.join("postgrest.pid"),
-                    libc::SIGTERM,
-                );
-                (d, format!("http://127.0.0.1:{admin}/ready"))
-            },
-            None,
-        );
+        let postgrest_launcher = PostgrestLauncher {
+            template: postgrest_conf,
+            bin: postgrest_bin,
+            dir: dir.clone(),
+            socket_dir: socket_dir.clone(),
+            pg_port,
+            jwt_secret: jwt_secret.clone(),
+        };
+        let (postgrest, pgrst_port, _) =
+            postgrest_launcher.start("postgrest", &[], &[pg_port], &http);
         let postgrest_url = format!("http://127.0.0.1:{pgrst_port}");
 
         // --- Caddy: the access_token cookie copied into Authorization ---
@@ -321,8 +400,34 @@ impl Stack {
             jwt_secret,
             proxy_secret,
             http,
+            postgrest_launcher,
             _watchdog: watchdog,
             _lock: lock,
+        }
+    }
+
+    /// Starts one more PostgREST on the same database and the same configuration file
+    /// (e2e/conf/postgrest.conf, on its own ports), with the `PGRST_*` environment variables
+    /// `env` on top: for a scenario that needs a setting the documented configuration does not
+    /// have. Its files are `target/e2e/<name>.{conf,log,pid}`; it stops when dropped.
+    pub fn spawn_postgrest(&self, name: &str, env: &[(&str, &str)]) -> ExtraPostgrest {
+        assert!(
+            name.starts_with("postgrest-")
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "extra PostgREST names are postgrest-<letters, digits, dashes>: {name}"
+        );
+        let port_of = |url: &str| -> u16 { url.rsplit(':').next().unwrap().parse().unwrap() };
+        let avoid = [
+            self.pg.port,
+            port_of(&self.postgrest_url),
+            port_of(&self.caddy_url),
+            port_of(&self.nginx_url),
+        ];
+        let (daemon, port, admin) = self.postgrest_launcher.start(name, env, &avoid, &self.http);
+        ExtraPostgrest {
+            daemon,
+            url: format!("http://127.0.0.1:{port}"),
+            admin_url: format!("http://127.0.0.1:{admin}"),
         }
     }
 
@@ -439,6 +544,15 @@ fn clean_leftovers(dir: &Path, pg_bin: &Path) {
         ("postgrest", libc::SIGTERM),
     ] {
         process::stop_leftover(&dir.join(format!("{name}.pid")), marker, sig);
+    }
+    // PostgREST instances started by scenarios (Stack::spawn_postgrest): postgrest-<name>.pid.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if file.starts_with("postgrest-") && file.ends_with(".pid") {
+                process::stop_leftover(&e.path(), marker, libc::SIGTERM);
+            }
+        }
     }
     let data = dir.join("pg/data");
     if data.join("postmaster.pid").exists() {

@@ -35,6 +35,34 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         scenarios::concurrency::concurrent_logins,
     ),
     ("revocation_races", scenarios::concurrency::revocation_races),
+    (
+        "read_only_credential_calls",
+        scenarios::attacks::read_only_credential_calls,
+    ),
+    (
+        "rollback_preference",
+        scenarios::attacks::rollback_preference,
+    ),
+    (
+        "logged_out_cookie_proves_nothing",
+        scenarios::attacks::logged_out_cookie_proves_nothing,
+    ),
+    (
+        "cookie_tossing_via_gateways",
+        scenarios::attacks::cookie_tossing_via_gateways,
+    ),
+    (
+        "private_helpers_unreachable",
+        scenarios::attacks::private_helpers_unreachable,
+    ),
+    (
+        "minting_for_unheld_role",
+        scenarios::attacks::minting_for_unheld_role,
+    ),
+    (
+        "change_password_with_stolen_token",
+        scenarios::attacks::change_password_with_stolen_token,
+    ),
     ("dump_restore", scenarios::durability::dump_restore),
     (
         "extension_versions",

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod api_tokens;
+pub mod attacks;
 mod common;
 pub mod concurrency;
 pub mod durability;
