@@ -125,6 +125,23 @@ export AUTH_LOCK_FILE PG_CONFIG PGBIN
 # shellcheck source=scripts/lib/cluster.sh
 source scripts/lib/cluster.sh
 
+# On every exit: the timings, then cluster.sh's cleanup (stops the cluster if one was started,
+# keeps its logs on failure) with our exit status.
+upgrade_cleanup() {
+  local rc=$?
+  trap - EXIT
+  if [ -n "$STEP_NAME" ]; then TIMINGS+=("$(printf '%5ss  %s' $((SECONDS - STEP_T0)) "$STEP_NAME")"); fi
+  if ((${#TIMINGS[@]})); then
+    printf '\n==== upgrade test (PostgreSQL %s): timings\n' "$PG_MAJOR"
+    printf '%s\n' "${TIMINGS[@]}"
+    printf '%5ss  total\n' $((SECONDS - T0))
+  fi
+  set +e # errexit would end this handler at the next line
+  (exit "$rc")
+  cluster_cleanup
+}
+trap upgrade_cleanup EXIT
+
 UP=$ROOT/target/upgrade
 WORK=$UP/run-pg$PG_MAJOR
 rm -rf "$WORK"
@@ -226,10 +243,12 @@ cargo test --no-run --features "pg$PG_MAJOR pg_test" --no-default-features >"$WO
 }
 
 # ---------------------------------------------------------------------------------------------
-step "3. a $RELEASED_VERSION database in use"
-lock_t0=$SECONDS
+step "lock PostgreSQL's shared directories ($AUTH_LOCK_FILE)"
 auth_lock
-say "holding $AUTH_LOCK_FILE (waited $((SECONDS - lock_t0))s for it)"
+say "holding $AUTH_LOCK_FILE until the end of the run"
+
+# ---------------------------------------------------------------------------------------------
+step "3. a $RELEASED_VERSION database in use"
 install_file() { # src dest-dir [name] — replaced, never rewritten in place (a running server may map it)
   local dest=$2/${3:-$(basename "$1")}
   rm -f "$dest"
@@ -246,18 +265,7 @@ say "installed $RELEASED_VERSION into $PKGLIBDIR and $EXTDIR"
 
 CLUSTER_NAME=upgrade-pg$PG_MAJOR
 cluster_init "$CLUSTER_NAME" "auth.bcrypt_cost = 4"
-upgrade_cleanup() {
-  local rc=$?
-  trap - EXIT
-  if [ -n "$STEP_NAME" ]; then TIMINGS+=("$(printf '%5ss  %s' $((SECONDS - STEP_T0)) "$STEP_NAME")"); fi
-  if ((${#TIMINGS[@]})); then
-    printf '\n==== upgrade test (PostgreSQL %s): timings\n' "$PG_MAJOR"
-    printf '%s\n' "${TIMINGS[@]}"
-    printf '%5ss  total\n' $((SECONDS - T0))
-  fi
-  (exit "$rc")
-  cluster_cleanup
-}
+# cluster_init set its own EXIT trap: ours stops the cluster too (cluster_cleanup).
 trap upgrade_cleanup EXIT
 cluster_start
 psql_db() { # DATABASE [psql args]
