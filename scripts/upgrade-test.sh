@@ -147,6 +147,16 @@ WORK=$UP/run-pg$PG_MAJOR
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
+# cargo pgrx reads its PostgreSQL installations from $PGRX_HOME/config.toml, and `cargo pgrx test
+# pgNN` tests against the one named pgNN there. A private one names only this installation, so
+# every cargo pgrx command here (the test too) uses exactly PG_CONFIG, whatever the shared
+# ~/.pgrx/config.toml holds. Rewritten only when it changes: pgrx-pg-sys's build script reruns
+# when the config file it last read changes.
+export PGRX_HOME=$UP/pgrx-home-pg$PG_MAJOR
+pgrx_config=$(printf '[configs]\npg%s = "%s"' "$PG_MAJOR" "$PG_CONFIG")
+mkdir -p "$PGRX_HOME"
+[ "$(cat "$PGRX_HOME/config.toml" 2>/dev/null)" = "$pgrx_config" ] || echo "$pgrx_config" >"$PGRX_HOME/config.toml"
+
 # ---------------------------------------------------------------------------------------------
 step "1. build $RELEASED_VERSION from git commit ${RELEASED_COMMIT:0:12} (cargo pgrx package, profile $PROFILE)"
 git cat-file -e "$RELEASED_COMMIT^{commit}" 2>/dev/null ||
@@ -334,12 +344,6 @@ cluster_stop
 
 # ---------------------------------------------------------------------------------------------
 step "7. the in-database suite on a schema made by auth--$RELEASED_VERSION.sql + $UPDATE_SCRIPT"
-# pgrx runs the tests against the pg_config it was initialized with for pgNN: it must be this
-# installation, whose extension directory the wrapper rewrites.
-PGRX_PG_CONFIG=$(cargo pgrx info pg-config "pg$PG_MAJOR" 2>/dev/null) ||
-  die "cargo pgrx has no pg$PG_MAJOR (cargo pgrx init --pg$PG_MAJOR $PG_CONFIG)"
-[ "$("$PGRX_PG_CONFIG" --sharedir):$("$PGRX_PG_CONFIG" --pkglibdir)" = "$("$PG_CONFIG" --sharedir):$PKGLIBDIR" ] ||
-  die "cargo pgrx's pg$PG_MAJOR ($PGRX_PG_CONFIG) is another installation than $PG_CONFIG"
 PGRX_DATA=$UP/pgrx-pg$PG_MAJOR
 rm -rf "$PGRX_DATA"
 mkdir -p "$PGRX_DATA"
@@ -354,7 +358,10 @@ else
     "$RELEASED_VERSION" "$UPDATE_SCRIPT"
   printf '[upgrade-test] a test that passes on a fresh install (scripts/test.sh) and fails here uses something of %s\n' "$NEW_VERSION"
   printf '[upgrade-test] that %s does not create or change; failed tests:\n' "$UPDATE_SCRIPT"
-  grep -E '^test .* FAILED$|^    [a-z_:]+$|panicked at|Error:' "$WORK/pgrx-test.log" | head -40 || true
+  grep -E '^test .* FAILED$' "$WORK/pgrx-test.log" | head -40 || true
+  printf '[upgrade-test] their errors (count, message):\n'
+  sed 's/\x1b\[[0-9;]*m//g' "$WORK/pgrx-test.log" | grep -oE '(ERROR|FATAL|PANIC):  .*|assertion .*failed.*' |
+    sort | uniq -c | sort -rn | head -20 || true
   FAILURES+=("7. the in-database suite failed on the updated schema ($WORK/pgrx-test.log)")
 fi
 
