@@ -157,6 +157,14 @@ pgrx_config=$(printf '[configs]\npg%s = "%s"' "$PG_MAJOR" "$PG_CONFIG")
 mkdir -p "$PGRX_HOME"
 [ "$(cat "$PGRX_HOME/config.toml" 2>/dev/null)" = "$pgrx_config" ] || echo "$pgrx_config" >"$PGRX_HOME/config.toml"
 
+# cargo names a cdylib's output deps/libauth.so with no hash: the released crate, the new one and
+# its test-mode build all write that one file, and a build cargo deems fresh packages whatever the
+# last one left there. Removing it before each package forces that build's own link (the crate
+# recompiles incrementally, the dependencies are shared).
+profile_dir=$PROFILE
+[ "$PROFILE" != dev ] || profile_dir=debug
+own_cdylib() { rm -f "$ROOT/target/$profile_dir/deps/libauth.so" "$ROOT/target/$profile_dir/libauth.so"; }
+
 # ---------------------------------------------------------------------------------------------
 step "1. build $RELEASED_VERSION from git commit ${RELEASED_COMMIT:0:12} (cargo pgrx package, profile $PROFILE)"
 git cat-file -e "$RELEASED_COMMIT^{commit}" 2>/dev/null ||
@@ -171,6 +179,7 @@ else
   git archive "$RELEASED_COMMIT" | tar -x -C "$src"
   say "building in $src (dependencies shared with target/)"
   # The same target directory as this checkout's builds: only the two path crates rebuild.
+  own_cdylib
   (cd "$src" && CARGO_TARGET_DIR=$ROOT/target cargo pgrx package --pg-config "$PG_CONFIG" \
     --profile "$PROFILE" --out-dir "$src/pkg" >"$WORK/build-$RELEASED_VERSION.log" 2>&1) || {
     tail -30 "$WORK/build-$RELEASED_VERSION.log" >&2
@@ -199,11 +208,13 @@ while read -r sha file rest; do
   case $file in
   auth--"$RELEASED_VERSION".sql)
     listed=1
+    # Not kept as the cached build: the next run builds again.
+    [ "$released_sha" = "$sha" ] || rm -f "$RELEASED/complete"
     [ "$released_sha" = "$sha" ] || die "the install script regenerated from $RELEASED_COMMIT differs from the released one:
   $MANIFEST: $sha  $file
   generated:           $released_sha  $RELEASED_SQL
-A released script must never change: did the pgrx version or a build setting change? (cached
-builds live in $UP; delete one to rebuild)"
+A released script must never change: did the pgrx version or a build setting change? (the build
+is in $RELEASED; the next run builds it again)"
     say "$file: regenerated from ${RELEASED_COMMIT:0:12}, hash as released"
     ;;
   auth--*--*.sql)
@@ -223,6 +234,7 @@ step "build the new version (cargo pgrx package, profile $PROFILE: plain, test m
 NEW=$UP/new-pg$PG_MAJOR
 NEW_TEST=$UP/new-test-pg$PG_MAJOR
 rm -rf "$NEW" "$NEW_TEST"
+own_cdylib
 cargo pgrx package --pg-config "$PG_CONFIG" --profile "$PROFILE" --out-dir "$NEW" \
   >"$WORK/build-new.log" 2>&1 || {
   tail -30 "$WORK/build-new.log" >&2
@@ -236,7 +248,9 @@ UPDATE_SCRIPT=sql/auth--$RELEASED_VERSION--$NEW_VERSION.sql
 NEW_SQL=$NEW$EXTDIR/auth--$NEW_VERSION.sql
 say "new version $NEW_VERSION, update script $UPDATE_SCRIPT"
 # The test-mode build that step 7's `cargo pgrx test` installs, built now (outside the lock), and
-# its test objects checked now, to fail early when they cannot be taken out.
+# its test objects checked now, to fail early when they cannot be taken out. Built last, so that
+# the install of step 7 (which cargo deems fresh) copies this library.
+own_cdylib
 cargo pgrx package --test --features pg_test --pg-config "$PG_CONFIG" --profile "$PROFILE" \
   --out-dir "$NEW_TEST" >"$WORK/build-new-test.log" 2>&1 || {
   tail -30 "$WORK/build-new-test.log" >&2
