@@ -51,7 +51,8 @@
 # Environment: UPGRADE_PROFILE (cargo profile of every build here, default dev: the generated SQL
 # does not depend on it — dev and release builds of 0.1.0 generate the same auth--0.1.0.sql — and
 # the release profile is a fat-LTO build many times slower),
-# UPGRADE_TEST_BREAK=catalog (see step 6), CLUSTER_KEEP=1 (keep the cluster's data).
+# UPGRADE_TEST_BREAK=catalog (see step 6), CLUSTER_KEEP=1 (keep the cluster's data),
+# CARGO_TARGET_DIR (honoured by every build here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -161,9 +162,10 @@ mkdir -p "$PGRX_HOME"
 # its test-mode build all write that one file, and a build cargo deems fresh packages whatever the
 # last one left there. Removing it before each package forces that build's own link (the crate
 # recompiles incrementally, the dependencies are shared).
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 profile_dir=$PROFILE
 [ "$PROFILE" != dev ] || profile_dir=debug
-own_cdylib() { rm -f "$ROOT/target/$profile_dir/deps/libauth.so" "$ROOT/target/$profile_dir/libauth.so"; }
+own_cdylib() { rm -f "$TARGET_DIR/$profile_dir/deps/libauth.so" "$TARGET_DIR/$profile_dir/libauth.so"; }
 
 # ---------------------------------------------------------------------------------------------
 step "1. build $RELEASED_VERSION from git commit ${RELEASED_COMMIT:0:12} (cargo pgrx package, profile $PROFILE)"
@@ -177,10 +179,10 @@ else
   rm -rf "$src" "$RELEASED"
   mkdir -p "$src"
   git archive "$RELEASED_COMMIT" | tar -x -C "$src"
-  say "building in $src (dependencies shared with target/)"
+  say "building in $src (target directory $TARGET_DIR, shared with this checkout's builds)"
   # The same target directory as this checkout's builds: only the two path crates rebuild.
   own_cdylib
-  (cd "$src" && CARGO_TARGET_DIR=$ROOT/target cargo pgrx package --pg-config "$PG_CONFIG" \
+  (cd "$src" && CARGO_TARGET_DIR=$TARGET_DIR cargo pgrx package --pg-config "$PG_CONFIG" \
     --profile "$PROFILE" --out-dir "$src/pkg" >"$WORK/build-$RELEASED_VERSION.log" 2>&1) || {
     tail -30 "$WORK/build-$RELEASED_VERSION.log" >&2
     die "cargo pgrx package of $RELEASED_VERSION failed (log: $WORK/build-$RELEASED_VERSION.log)"
