@@ -27,6 +27,9 @@ mkdir -p target/pgrx-test
 chown postgres: target/pgrx-test
 flock target/.pgrx-test.lock cargo pgrx test pg15 --runas postgres --pgdata "$PWD/target/pgrx-test/data"
 
+step "upgrade test (scripts/upgrade-test.sh: a 0.1.0 database through the new library and ALTER EXTENSION UPDATE)"
+scripts/upgrade-test.sh --pg-config /usr/lib/postgresql/15/bin/pg_config
+
 step "end-to-end suite (e2e/: PostgreSQL 15 + PostgREST 12.0.2 + Caddy + nginx, over HTTP and SQL)"
 # The suite runs the extension installed in PostgreSQL's shared directories. Build everything
 # first without the lock, then install and run the suite under one hold of the lock, so that no
