@@ -347,17 +347,13 @@ CREATE OR REPLACE FUNCTION auth.disable_api_key(id uuid) RETURNS boolean
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT auth_private._set_api_key_enabled(id, false) $$;
-COMMENT ON FUNCTION auth.disable_api_key(uuid) IS
-    'Disables an API key (reversible with enable_api_key); true if it was enabled.';
 
-CREATE FUNCTION auth.enable_api_key(id uuid) RETURNS boolean
+CREATE OR REPLACE FUNCTION auth.enable_api_key(id uuid) RETURNS boolean
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT auth_private._set_api_key_enabled(id, true) $$;
-COMMENT ON FUNCTION auth.enable_api_key(uuid) IS
-    'Enables a disabled API key again; true if it was disabled.';
 
-CREATE FUNCTION auth.revoke_api_key(id uuid) RETURNS boolean
+CREATE OR REPLACE FUNCTION auth.revoke_api_key(id uuid) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -390,25 +386,19 @@ CREATE OR REPLACE FUNCTION auth.claims() RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb, '{}'::jsonb) $$;
 
-CREATE FUNCTION auth.claim(name text) RETURNS text
+CREATE OR REPLACE FUNCTION auth.claim(name text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT auth.claims() ->> name $$;
 
-CREATE FUNCTION auth.uid() RETURNS text
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT auth.claims() ->> 'sub' $$;
 
-CREATE FUNCTION auth.role() RETURNS text
+CREATE OR REPLACE FUNCTION auth.role() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT auth.claims() ->> 'role' $$;
 
-
--- pgjwt 0.2.0's verify. Plain SQL on purpose: the planner inlines it into three scalar calls (the
--- decoded token is cached between them), much cheaper per row than a set-returning function.
--- Not STRICT (that would prevent inlining): NULL arguments give one row of NULLs, as pgjwt does.
--- Executable by everyone: it checks a token against a secret the caller supplies and never
--- touches the server key (auth.sign, which mints tokens, stays private).
-CREATE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
+CREATE OR REPLACE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
 RETURNS TABLE(header json, payload json, valid boolean)
 LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
@@ -478,14 +468,11 @@ CREATE OR REPLACE FUNCTION auth_private._live(s auth.sessions) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT s.revoked_at IS NULL AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() $$;
 
--- The throttle key of a username as typed.
-CREATE FUNCTION auth_private._throttle_key(username text) RETURNS text
+CREATE OR REPLACE FUNCTION auth_private._throttle_key(username text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT pg_catalog.left(username, 257) $$;
 
--- An error answer that does not roll the request back: sets response.status and returns the
--- body PostgREST would have sent for a raised error of SQLSTATE PT<status>.
-CREATE FUNCTION auth_private._error_response(status integer, message text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION auth_private._error_response(status integer, message text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -995,6 +982,14 @@ COMMENT ON FUNCTION auth.create_api_key(name, text, timestamptz, text) IS
 
 COMMENT ON FUNCTION auth.exchange_api_key(text) IS
     'Exchanges an API key (argument or x-api-key header) for a short-lived JWT: body {access_token, token_type, expires_in}, header Authorization: Bearer <jwt>.';
+
+
+COMMENT ON FUNCTION auth.disable_api_key(uuid) IS
+    'Disables an API key (reversible with enable_api_key); true if it was enabled.';
+
+
+COMMENT ON FUNCTION auth.enable_api_key(uuid) IS
+    'Enables a disabled API key again; true if it was disabled.';
 
 
 COMMENT ON FUNCTION auth.revoke_api_key(uuid) IS
