@@ -54,12 +54,24 @@ for header in ['{"alg":"none"}', '{"alg":"None"}', '{"alg":"NONE"}', '{"alg":"hs
     admin = b64(b'{"role":"admin"}')
     jwt_decode.append(f"{b64(header.encode())}.{admin}.")
     jwt_decode.append(sign(header, '{"role":"admin"}', FUZZ_KEY))
+# Strictness: repeated member names (top level, escaped, nested), crit, NUL in claims.
+for header, payload in [('{"alg":"HS256","typ":"JWT","alg":"none"}', '{"role":"anon"}'),
+                        ('{"alg":"HS256","\\u0061lg":"HS256"}', '{"role":"anon"}'),
+                        ('{"alg":"HS256"}', '{"exp":1,"role":"anon","exp":99999999999}'),
+                        ('{"alg":"HS256"}', '{"app":{"role":"a","role":"b"}}'),
+                        ('{"alg":"HS256"}', '{"l":[{"x":1},{"x":2}],"a":{"a":1}}'),
+                        ('{"alg":"HS256","crit":["exp"],"exp":1363284000}', '{"role":"admin"}'),
+                        ('{"alg":"HS256","crit":[]}', '{"crit":["exp"]}'),
+                        ('{"alg":"HS256"}', '{"role":"admin\\u0000","\\u0000":{"a":["\\u0000"]}}'),
+                        ('{"alg":"HS256"}', '{"path":"\\\\u0000"}')]:
+    jwt_decode.append(sign(header, payload, FUZZ_KEY))
 write("jwt_decode", jwt_decode)
 
 # jwt_roundtrip: [alg byte][key length][key][payload]
 rt = []
 for i, alg in enumerate(HASHES):
-    for c in claims + ['[]', '1', '"x"', 'null', '{"a":{"b":[1,2,{"c":"\\u0000"}]}}', '{ "spaced" : 1 }']:
+    for c in claims + ['[]', '1', '"x"', 'null', '{"a":{"b":[1,2,{"c":"\\u0000"}]}}', '{ "spaced" : 1 }',
+                       '{"a":1,"a":2}', '{"a":[{"b":1,"b":1}]}', '{"a":{"a":{}},"b":{"a":{}}}']:
         rt.append(bytes([i, len(FUZZ_KEY)]) + FUZZ_KEY + c.encode())
 rt.append(bytes([0, len(a1_key)]) + a1_key + json.dumps(a1["payload"]).encode())
 rt.append(bytes([0, 6]) + b"secret" + b'{"sub":"1234567890","name":"John Doe","admin":true}')
@@ -70,7 +82,8 @@ write("jwt_roundtrip", rt)
 cl = []
 for now, leeway in [(1_700_000_000_000_000, 30), (0, 0), (-1, 3600), (2**62, 1)]:
     for c in claims + ['{"aud_under_test":"api","aud":"api","iss_under_test":"auth","iss":"auth"}',
-                       '{"exp":1700000000.5}', '{"exp":"1700000000"}', '{"iat":9e15}']:
+                       '{"exp":1700000000.5}', '{"exp":"1700000000"}', '{"iat":9e15}',
+                       '{"exp":1,"sub":"\\u0000"}', '{"a":[{"\\u0000":1}]}', '{"p":"\\\\u0000"}']:
         cl.append(struct.pack("<qH", now, leeway) + c.encode())
 write("claims", cl)
 
@@ -85,7 +98,19 @@ write("cookie", ['theme=dark; refresh_token="abc"; =nameless; novalue; refresh_t
                  "refresh_token=" + b64(b"\x01" * 32), "a=b=c", ";;;=;", 'x="', '""',
                  "access_token=" + pgjwt + "; refresh_token=" + "A" * 43,
                  "refresh_token=abc|/rpc/refresh_token", "v|/x; Domain=evil", "x\x00y=z",
-                 "refresh_token=\u00e9\u20ac; a=1"])
+                 "refresh_token=\u00e9\u20ac; a=1", "refresh_token=victim; refresh_token=attacker",
+                 "refresh_token=; refresh_token=x", "refresh_token=a\x00b", 'refresh_token=""'])
+
+# request: [header text]\n[cookie name or more preferences]\n[request.cookies JSON]
+write("request", ["return=minimal, tx=rollback", "tx=commit, tx=rollback", "TX = Rollback ; x=y",
+                  'tx="rollback"', "tx=rollbackx", "xtx=rollback", "tx=commit\ntx=rollback",
+                  "Bearer " + pgjwt, "bearer    " + pgjwt + "  ", "Bearer a b", "Bearer\ta",
+                  "Basic dXNlcjpwYXNz", "Bearer pgauth_" + "A" * 43, "Bearer a\x00b",
+                  'refresh_token=victim; refresh_token=attacker\nrefresh_token\n{"refresh_token":"attacker"}',
+                  'theme=dark; refresh_token="abc"\nrefresh_token\n{"refresh_token":"other"}',
+                  'a=1\naccess_token\n{"access_token":"j","refresh_token":"r"}',
+                  'refresh_token=\nrefresh_token\n{"refresh_token":5}',
+                  '\nrefresh_token\n{"refresh_token":"a\\u0000b"}', "\n\n", ""])
 
 dummy = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
 write("password_hash", [dummy, dummy.replace("$2a$", "$2b$"), dummy.replace("$2a$", "$2y$"),
@@ -93,7 +118,9 @@ write("password_hash", [dummy, dummy.replace("$2a$", "$2b$"), dummy.replace("$2a
                         dummy.replace("$05$", "$03$"), dummy[:-1], dummy + "x", "$2x$" + dummy[4:],
                         "$2a$5$" + dummy[7:] + "x", "$1$abc$def", "", "U*U\n" + dummy,
                         "a" * 73 + "\n" + dummy, "\n" + dummy, "\u20ac" * 25 + "\nplain",
-                        "$2a$05$" + "\u00e9" * 26 + "x"])
+                        "$2a$05$" + "\u00e9" * 26 + "x", dummy.replace("$05$", "$14$"),
+                        dummy.replace("$05$", "$15$"), dummy.replace("$05$", "$99$"),
+                        dummy.replace("$05$", "$00$"), "\x0e\x0c"])
 
 u = "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 write("credentials", ["pgauth_" + "A" * 43, "A" * 43, "pgauth_" + "\u20ac" * 10, u, u.upper(),

@@ -109,16 +109,29 @@ mod tests {
         let id = key_id(&key);
         let anon = r#"{"role":"key_c_anon"}"#;
         let headers = json!({"x-api-key": key, "accept": "application/json"});
-        // nginx auth_request sends a GET: a READ ONLY transaction.
-        for read_only in [true, false] {
+        // A GET (READ ONLY) is refused before the key is looked at: the same answer for a valid
+        // key and for garbage, and no last_used_at that silently stays unrecorded. The gateway
+        // configurations send a POST subrequest.
+        for key in [key.as_str(), "garbage"] {
+            let out = request(
+                "key_c",
+                anon,
+                &json!({"x-api-key": key}),
+                true,
+                Some("SELECT auth.exchange_api_key()"),
+            );
+            assert!(out.outcome.starts_with("25006: "), "{}", out.outcome);
+            assert!(out.headers.is_none());
+        }
+        {
             let out = request(
                 "key_c",
                 anon,
                 &headers,
-                read_only,
+                false,
                 Some("SELECT auth.exchange_api_key()"),
             );
-            assert_eq!(out.outcome, "ok", "read_only={read_only}");
+            assert_eq!(out.outcome, "ok");
             let body: Value = serde_json::from_str(out.result.as_deref().unwrap()).unwrap();
             let token = body["access_token"].as_str().unwrap();
             assert_eq!(
@@ -204,7 +217,7 @@ mod tests {
                 "key_d",
                 r#"{"role":"key_d_anon"}"#,
                 &json!({ "x-api-key": key }),
-                true,
+                false,
                 Some("SELECT auth.exchange_api_key()"),
             );
             assert_eq!(out.outcome, "PT401: Invalid API key", "{key}");
@@ -230,7 +243,7 @@ mod tests {
             "key_d",
             r#"{"role":"key_d_anon"}"#,
             &json!({}),
-            true,
+            false,
             Some("SELECT auth.exchange_api_key()"),
         );
         assert_eq!(out.outcome, "PT401: API key required");
@@ -264,10 +277,10 @@ mod tests {
             "Invalid API key",
         );
         for f in ["disable", "enable", "revoke"] {
-            assert_eq!(
-                one::<bool>(&format!("SELECT auth.{f}_api_key(NULL)")),
-                None,
-                "{f}"
+            assert_error(
+                &format!("SELECT auth.{f}_api_key(NULL)"),
+                "22023",
+                "id must not be NULL",
             );
         }
     }
@@ -293,7 +306,10 @@ mod tests {
             )
             .outcome
         };
-        assert_eq!(get(true), "ok", "a GET must not fail on a write");
+        assert!(
+            get(true).starts_with("25006: "),
+            "a GET is refused, not half-done"
+        );
         assert_eq!(last_used(), None, "a GET records nothing");
         assert_eq!(get(false), "ok");
         assert_eq!(last_used().as_deref(), Some("00:00:00"));
@@ -309,7 +325,7 @@ mod tests {
         run(&format!(
             "UPDATE auth.api_keys SET last_used_at = now() - interval '61 s' WHERE id = '{id}'"
         ));
-        assert_eq!(get(true), "ok");
+        assert!(get(true).starts_with("25006: "));
         assert_eq!(last_used().as_deref(), Some("00:01:01"));
         assert_eq!(get(false), "ok");
         assert_eq!(last_used().as_deref(), Some("00:00:00"));
@@ -406,8 +422,8 @@ mod tests {
             format!("SELECT auth.revoke_api_key('{id}')"),
             "SELECT key_hash FROM auth.api_keys".into(),
             "UPDATE auth.api_keys SET enabled = true".into(),
-            "SELECT * FROM auth._new_api_key()".into(),
-            "SELECT * FROM auth._sign_api_key_token(gen_random_uuid(), 'postgres', NULL, NULL)"
+            "SELECT * FROM auth_private._new_api_key()".into(),
+            "SELECT * FROM auth_private._sign_api_key_token(gen_random_uuid(), 'postgres', NULL, NULL)"
                 .into(),
         ] {
             assert_error(&sql, "42501", "permission denied");
@@ -428,19 +444,30 @@ mod tests {
             "permission denied",
         );
         run("RESET ROLE");
-        // A key admin (documented grant) cannot mint keys for a superuser role.
+        // A key admin (documented grant) mints keys only for roles it is a member of: EXECUTE
+        // alone does not let it hand out a role it cannot act as (a service role, a superuser).
+        run("CREATE ROLE key_i_service NOLOGIN");
         run("GRANT EXECUTE ON FUNCTION auth.create_api_key(name, text, timestamptz, text) TO key_i_admin");
         run("SET LOCAL ROLE key_i_admin");
+        for role in [
+            "key_i_web".to_string(),
+            "key_i_service".to_string(),
+            text("SELECT rolname::text FROM pg_roles WHERE rolsuper LIMIT 1"),
+        ] {
+            assert_error(
+                &format!("SELECT auth.create_api_key({})", lit(&role)),
+                "42501",
+                "is not a member of it",
+            );
+        }
+        run("RESET ROLE");
+        run("GRANT key_i_web TO key_i_admin");
+        run("SET LOCAL ROLE key_i_admin");
         assert!(text("SELECT auth.create_api_key('key_i_web', 'pro')").starts_with("pgauth_"));
-        assert_error(
-            &format!(
-                "SELECT auth.create_api_key({})",
-                lit(&text(
-                    "SELECT rolname::text FROM pg_roles WHERE rolsuper LIMIT 1"
-                ))
-            ),
-            "42501",
-            "only a superuser",
+        run("RESET ROLE");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM auth.api_keys WHERE role = 'key_i_service'"),
+            Some(0)
         );
     }
 }

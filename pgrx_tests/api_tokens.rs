@@ -171,7 +171,11 @@ mod tests {
             Some(false),
             "unknown"
         );
-        assert_eq!(one::<bool>("SELECT auth.revoke_api_token(NULL)"), None);
+        assert_error(
+            "SELECT auth.revoke_api_token(NULL)",
+            "22023",
+            "id must not be NULL",
+        );
     }
 
     #[pg_test]
@@ -187,7 +191,7 @@ mod tests {
             format!("SELECT auth.revoke_api_token('{tid}')"),
             "SELECT * FROM auth.api_tokens".into(),
             "DELETE FROM auth.api_tokens".into(),
-            "SELECT auth._sign_api_token(gen_random_uuid(), 'postgres', NULL, '{}')".into(),
+            "SELECT auth_private._sign_api_token(gen_random_uuid(), 'postgres', NULL, '{}')".into(),
         ] {
             assert_error(&sql, "42501", "permission denied");
         }
@@ -195,6 +199,15 @@ mod tests {
         // The documented grant makes a role an API-token admin: it can mint and revoke through
         // the functions, still without reading the table.
         run("GRANT EXECUTE ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb), auth.revoke_api_token(uuid) TO tok_e_admin");
+        // EXECUTE alone mints for no role: the admin must be a member of the token's role.
+        run("SET LOCAL ROLE tok_e_admin");
+        assert_error(
+            "SELECT auth.create_api_token('by admin', 'tok_e_web')",
+            "42501",
+            "is not a member of it",
+        );
+        run("RESET ROLE");
+        run("GRANT tok_e_web TO tok_e_admin");
         run("SET LOCAL ROLE tok_e_admin");
         let token = text("SELECT auth.create_api_token('by admin', 'tok_e_web')");
         assert_eq!(
@@ -206,17 +219,21 @@ mod tests {
             "42501",
             "permission denied",
         );
-        // A non-superuser admin cannot mint a token for a superuser role.
-        assert_error(
-            &format!(
-                "SELECT auth.create_api_token('t', {})",
-                lit(&text(
-                    "SELECT rolname::text FROM pg_roles WHERE rolsuper LIMIT 1"
-                ))
-            ),
-            "42501",
-            "only a superuser",
-        );
+        // Nor for a superuser role, nor for a role it does not hold (a service role reading
+        // every row: the attack this rule closes).
+        run("RESET ROLE");
+        run("CREATE ROLE tok_e_service NOLOGIN");
+        run("SET LOCAL ROLE tok_e_admin");
+        for role in [
+            "tok_e_service".to_string(),
+            text("SELECT rolname::text FROM pg_roles WHERE rolsuper LIMIT 1"),
+        ] {
+            assert_error(
+                &format!("SELECT auth.create_api_token('t', {})", lit(&role)),
+                "42501",
+                "is not a member of it",
+            );
+        }
         run("RESET ROLE");
         let c = claims_of(&token);
         assert_eq!(c["role"], "tok_e_web");

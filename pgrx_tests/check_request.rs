@@ -240,7 +240,7 @@ mod tests {
 
     #[pg_test]
     fn check_request_stops_an_access_token_at_logout() {
-        // Seed 001's flow with issue 3's functions: login, a request with the access token,
+        // A browser session's flow: login, a request with the access token,
         // logout, the same token again.
         make_roles("chk_i");
         run("SET LOCAL auth.bcrypt_cost = 4");
@@ -252,11 +252,21 @@ mod tests {
         assert!(claims["sid"].is_string(), "{claims}");
         let claims = claims.to_string();
         assert_eq!(get_and_post("chk_i", &claims, &no_headers()), "ok");
+        // Forged claims naming the session end nothing: logout acts only on what the request
+        // proves with its own token.
         run(&format!(
             "SELECT set_config('request.jwt.claims', {}, true)",
             lit(&claims)
         ));
         run("SELECT auth.logout()");
+        assert_eq!(get_and_post("chk_i", &claims, &no_headers()), "ok");
+        // With the token in Authorization, as PostgREST passes it, logout ends the session.
+        run(&format!(
+            "SELECT set_config('request.headers', {}, true)",
+            lit(&serde_json::json!({ "authorization": format!("Bearer {access}") }).to_string())
+        ));
+        run("SELECT auth.logout()");
+        run("SELECT set_config('request.headers', '', true)");
         assert_eq!(
             get_and_post("chk_i", &claims, &no_headers()),
             "PT401: session ended: log in again"
@@ -401,16 +411,16 @@ mod tests {
             Some(false)
         );
         assert_eq!(
-            one::<bool>("SELECT has_function_privilege('chk_g_web', 'auth._check_request_credentials(text)', 'EXECUTE')"),
+            one::<bool>("SELECT has_function_privilege('chk_g_web', 'auth_private._check_request_credentials(text)', 'EXECUTE')"),
             Some(true)
         );
         // The hook's helpers and the grant function stay private.
         run("SET LOCAL ROLE chk_g_web");
         for sql in [
             "SELECT auth.grant_request_check('{chk_g_web}')",
-            "SELECT auth._proxy_secret_matches('x')",
-            "SELECT * FROM auth._claim_markers('{}')",
-            "SELECT auth._request_header('x-proxy-secret')",
+            "SELECT auth_private._proxy_secret_matches('x')",
+            "SELECT * FROM auth_private._claim_markers('{}')",
+            "SELECT auth_private._request_header('x-proxy-secret')",
         ] {
             assert_error(sql, "42501", "permission denied");
         }

@@ -47,6 +47,36 @@ EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 END
 $$;
+-- Runs a statement in a READ ONLY subtransaction (as PostgREST begins a GET) and reports how it
+-- failed (NULLs when it did not); the subtransaction's rollback leaves read-only mode.
+CREATE FUNCTION tests.read_only_error(stmt text, OUT state text, OUT message text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+        EXECUTE stmt;
+        RAISE SQLSTATE 'TS000';
+    EXCEPTION WHEN OTHERS THEN
+        IF SQLSTATE <> 'TS000' THEN
+            GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+        END IF;
+    END;
+END
+$$;
+-- Polls the lock manager until backend `pid` waits for a lock (true), for at most 20 s (false).
+-- The condition interleavings wait for, instead of a sleep that guesses.
+CREATE FUNCTION tests.wait_for_lock_wait(pid integer) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..2000 LOOP
+        IF EXISTS (SELECT FROM pg_catalog.pg_locks l WHERE l.pid = $1 AND NOT l.granted) THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.01);
+    END LOOP;
+    RETURN false;
+END
+$$;
 "#,
     name = "tests_common"
 );

@@ -7,7 +7,7 @@ mod tests {
 
     // pgjwt's README example (also jwt.io's): sign('{"sub":"1234567890","name":"John Doe","admin":true}', 'secret').
     const PGJWT_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ";
-    // RFC 7515 Appendix A.1: token and its binary key (base64url), from shared/vectors.
+    // RFC 7515 Appendix A.1: token and its binary key (base64url), from core/vectors.
     const A1_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const A1_KEY: &str =
         "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
@@ -316,6 +316,8 @@ mod tests {
 
     #[pg_test]
     fn jwt_key_configuration_and_fallbacks() {
+        // pgrst.jwt_secret and app.settings.jwt_secret are settings every role can read (any
+        // role can SHOW them): a key found there would be no secret, so they are not read.
         let fallback = "a-pgrst-secret-of-more-than-32-bytes!!";
         run("SET LOCAL auth.jwt_secret = ''");
         assert_error(
@@ -324,21 +326,16 @@ mod tests {
             "no JWT key is configured",
         );
         run(&format!("SET LOCAL pgrst.jwt_secret = '{fallback}'"));
-        let t = text("SELECT auth.jwt_sign('{}')");
-        assert_eq!(
-            one::<bool>(&format!(
-                "SELECT valid FROM auth.verify('{t}', '{fallback}')"
-            )),
-            Some(true)
-        );
-        run("SET LOCAL pgrst.jwt_secret = ''");
         run(&format!("SET LOCAL app.settings.jwt_secret = '{fallback}'"));
-        let t = text("SELECT auth.jwt_sign('{}')");
-        assert_eq!(
-            one::<bool>(&format!(
-                "SELECT valid FROM auth.verify('{t}', '{fallback}')"
-            )),
-            Some(true)
+        assert_error(
+            "SELECT auth.jwt_sign('{}')",
+            "22023",
+            "no JWT key is configured",
+        );
+        assert_error(
+            "SELECT auth.jwt_verify(auth.sign('{}', 'a-pgrst-secret-of-more-than-32-bytes!!'))",
+            "22023",
+            "no JWT key is configured",
         );
         run("SET LOCAL auth.jwt_secret = 'short-key'");
         let (state, message) = error_of("SELECT auth.jwt_sign('{}')");
@@ -350,6 +347,21 @@ mod tests {
         run("SET LOCAL auth.jwt_secret = 'not base64!'");
         run("SET LOCAL auth.jwt_secret_is_base64 = on");
         assert_error("SELECT auth.jwt_sign('{}')", "22023", "not valid base64");
+    }
+
+    /// The flows read settings by name through one helper; a misspelt name fails loudly instead
+    /// of reading as NULL (which would, say, turn the proxy-secret check off).
+    #[pg_test]
+    fn jwt_setting_helper_fails_closed() {
+        assert_eq!(
+            one::<String>("SELECT auth_private._setting('proxy_secret_set')").as_deref(),
+            Some("false")
+        );
+        assert_error(
+            "SELECT auth_private._setting('proxy_secret_sett')",
+            "XX000",
+            "unknown setting",
+        );
     }
 
     #[pg_test]
@@ -391,7 +403,7 @@ mod tests {
             Some(true)
         );
         assert_error(
-            "SELECT * FROM auth._jwt_verify('a.b.c')",
+            "SELECT * FROM auth_private._jwt_verify('a.b.c')",
             "42501",
             "permission denied",
         );

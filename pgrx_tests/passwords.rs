@@ -163,12 +163,12 @@ mod tests {
             "permission denied",
         );
         assert_error(
-            "SELECT auth._password_to_store('x')",
+            "SELECT auth_private._password_to_store('x')",
             "42501",
             "permission denied",
         );
         assert_error(
-            "SELECT auth._login_password_matches('x', NULL)",
+            "SELECT auth_private._login_password_matches('x', NULL)",
             "42501",
             "permission denied",
         );
@@ -231,10 +231,32 @@ mod tests {
             "23502",
             "password",
         );
-        assert_error(
-            "INSERT INTO auth.users (username, password, role) VALUES ('pw_bob', '$2a$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_web')",
-            "22023",
-            "above the maximum 20",
+        // A value shaped like a bcrypt hash is a password like any other: hashed, never stored as
+        // given (a planted cost-20 hash would pin a backend for minutes at each login).
+        let planted = "$2a$20$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+        run(&format!("INSERT INTO auth.users (username, password, role) VALUES ('pw_planted', '{planted}', 'passwords_web')"));
+        let stored = text("SELECT password FROM auth.users WHERE username = 'pw_planted'");
+        assert!(
+            stored.starts_with("$2a$04$") && stored != planted,
+            "{stored}"
+        );
+        assert!(truth(&format!(
+            "SELECT auth.verify_password('{planted}', '{stored}')"
+        )));
+        run(&format!(
+            "UPDATE auth.users SET password = '{planted}' WHERE username = 'pw_planted'"
+        ));
+        assert!(
+            text("SELECT password FROM auth.users WHERE username = 'pw_planted'")
+                .starts_with("$2a$04$")
+        );
+        // A superuser (pg_restore reloading a dump) writing a hash of a cost login verifies has
+        // it kept as written: a restored database keeps its users' passwords.
+        let restored = "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+        run(&format!("INSERT INTO auth.users (username, password, role) VALUES ('pw_restored', '{restored}', 'passwords_web')"));
+        assert_eq!(
+            text("SELECT password FROM auth.users WHERE username = 'pw_restored'"),
+            restored
         );
         // Usernames are 3 to 256 characters.
         assert_error(
@@ -258,10 +280,10 @@ mod tests {
     fn passwords_users_import_pgcrypto_hashes_as_they_are() {
         run("CREATE EXTENSION IF NOT EXISTS pgcrypto");
         run("CREATE ROLE passwords_importer NOLOGIN");
-        // Seed 001's table, migrated by copying its three columns.
+        // A hand-written auth."user" table, migrated by the extension owner with import_user.
         run("CREATE TEMP TABLE legacy_user (username text, password text, role name)");
         run("INSERT INTO legacy_user VALUES ('pw_demo', crypt('pw_demo', gen_salt('bf', 5)), 'passwords_importer'), ('pw_other', crypt('pw_other', gen_salt('bf', 4)), 'passwords_importer')");
-        run("INSERT INTO auth.users (username, password, role) SELECT username, password, role FROM legacy_user");
+        run("SELECT auth.import_user(username, password, role) FROM legacy_user");
         assert_eq!(
             one::<i64>("SELECT count(*) FROM auth.users u JOIN legacy_user l USING (username) WHERE u.password = l.password"),
             Some(2)
@@ -271,10 +293,83 @@ mod tests {
         ));
         // $2b$ / $2y$ hashes (bcrypt libraries of other languages) are kept too.
         let y = "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
-        run(&format!("INSERT INTO auth.users (username, password, role) VALUES ('pw_php', '{y}', 'passwords_importer')"));
+        run(&format!(
+            "SELECT auth.import_user('pw_php', '{y}', 'passwords_importer')"
+        ));
         assert_eq!(
             text("SELECT password FROM auth.users WHERE username = 'pw_php'"),
             y
+        );
+        // Refused imports, nothing written: not a hash, a cost above the cap (a login against it
+        // would pin a backend), NULLs, a taken name.
+        for (sql, state, needle) in [
+            ("SELECT auth.import_user('pw_x', 'plain text', 'passwords_importer')", "22P02", "not a bcrypt hash"),
+            ("SELECT auth.import_user('pw_x', '$2a$15$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')", "22023", "cost 15"),
+            ("SELECT auth.import_user('pw_x', '$2a$20$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')", "22023", "from 4 to 14"),
+            ("SELECT auth.import_user('pw_x', NULL, 'passwords_importer')", "22023", "must not be NULL"),
+            ("SELECT auth.import_user(NULL, '$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')", "22023", "must not be NULL"),
+            ("SELECT auth.import_user('pw_php', '$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')", "23505", "users_pkey"),
+        ] {
+            assert_error(sql, state, needle);
+        }
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM auth.users WHERE username = 'pw_x'"),
+            Some(0)
+        );
+        // Only a superuser imports: a role granted EXECUTE and INSERT still cannot.
+        run("CREATE ROLE passwords_admin NOLOGIN");
+        run("GRANT passwords_importer TO passwords_admin");
+        run("GRANT USAGE ON SCHEMA auth TO passwords_admin");
+        run("GRANT INSERT ON auth.users TO passwords_admin");
+        run("GRANT EXECUTE ON FUNCTION auth.import_user(text, text, name) TO passwords_admin");
+        run("SET LOCAL ROLE passwords_admin");
+        assert_error(
+            "SELECT auth.import_user('pw_x', '$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')",
+            "42501",
+            "",
+        );
+        // ... and what it inserts directly is hashed as a password.
+        run("INSERT INTO auth.users (username, password, role) VALUES ('pw_direct', '$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')");
+        run("RESET ROLE");
+        assert_ne!(
+            text("SELECT password FROM auth.users WHERE username = 'pw_direct'"),
+            "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
+        );
+    }
+
+    /// A role granted INSERT/UPDATE on auth.users assigns only roles it holds (42501 otherwise):
+    /// no users of role postgres or service_role made by a delegated admin.
+    #[pg_test]
+    fn passwords_users_role_needs_membership() {
+        run("SET LOCAL auth.bcrypt_cost = 4");
+        run("CREATE ROLE pwm_web NOLOGIN");
+        run("CREATE ROLE pwm_service NOLOGIN");
+        run("CREATE ROLE pwm_admin NOLOGIN");
+        run("GRANT pwm_web TO pwm_admin");
+        run("GRANT USAGE ON SCHEMA auth TO pwm_admin");
+        run("GRANT INSERT, UPDATE, SELECT ON auth.users TO pwm_admin");
+        run("SET LOCAL ROLE pwm_admin");
+        run("INSERT INTO auth.users (username, password, role) VALUES ('pwm_ok', 'a password', 'pwm_web')");
+        for role in ["pwm_service", "postgres"] {
+            assert_error(
+                &format!("INSERT INTO auth.users (username, password, role) VALUES ('pwm_bad', 'a password', '{role}')"),
+                "42501",
+                "is not a member of it",
+            );
+            assert_error(
+                &format!("UPDATE auth.users SET role = '{role}' WHERE username = 'pwm_ok'"),
+                "42501",
+                "is not a member of it",
+            );
+        }
+        run("RESET ROLE");
+        assert_eq!(
+            text("SELECT role::text FROM auth.users WHERE username = 'pwm_ok'"),
+            "pwm_web"
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM auth.users WHERE username = 'pwm_bad'"),
+            Some(0)
         );
     }
 

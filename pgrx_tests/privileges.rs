@@ -47,9 +47,10 @@ mod tests {
     /// caller brings the secret; `sign` stays private: it mints tokens) and the claim helpers
     /// for row-level security. Adding to this list is a deliberate, reviewed decision.
     const PUBLIC_FUNCTIONS: &[&str] = &[
-        "auth._jwt_header(text,text)",
-        "auth._jwt_payload(text,text)",
-        "auth._jwt_valid(text,text,text)",
+        "auth_private._jwt_header(text,text)",
+        "auth_private._jwt_payload(text,text)",
+        "auth_private._jwt_valid(text,text,text)",
+        "auth_private._may_carry_markers(text)",
         "auth.claim(text)",
         "auth.claims()",
         "auth.role()",
@@ -60,7 +61,7 @@ mod tests {
     ];
     /// What the documented grants add for PostgREST's anonymous role.
     const ANON_GRANTED: &[&str] = &[
-        "auth._check_request_credentials(text)",
+        "auth_private._check_request_credentials(text)",
         "auth.check_request()",
         "auth.exchange_api_key(text)",
         "auth.login(text,text)",
@@ -69,7 +70,7 @@ mod tests {
     ];
     /// What the documented grants add for an authenticated role.
     const WEB_GRANTED: &[&str] = &[
-        "auth._check_request_credentials(text)",
+        "auth_private._check_request_credentials(text)",
         "auth.change_password(text,text)",
         "auth.check_request()",
         "auth.logout(text)",
@@ -83,6 +84,7 @@ mod tests {
         "auth.refresh_tokens",
         "auth.sessions",
         "auth.users",
+        "auth_private.login_locks",
     ];
     const PROXY_SECRET: &str = "proxy-secret-for-the-privilege-probes";
     const PASSWORD: &str = "correct horse battery";
@@ -111,7 +113,7 @@ mod tests {
     }
 
     /// PostgREST-like roles `pv_anon`, `pv_web` (NOLOGIN) and `pv_authenticator` (LOGIN,
-    /// NOINHERIT, member of both), with the README's grants; user `pv_alice` (role pv_web).
+    /// NOINHERIT, member of both), with the documented grants; user `pv_alice` (role pv_web).
     fn setup() {
         run("SET LOCAL auth.bcrypt_cost = 4");
         run("CREATE ROLE pv_anon NOLOGIN");
@@ -121,6 +123,9 @@ mod tests {
         run("SELECT auth.grant_session_access('pv_anon', ARRAY['pv_web'])");
         run("SELECT auth.grant_request_check(ARRAY['pv_anon', 'pv_web']::name[])");
         run("GRANT EXECUTE ON FUNCTION auth.exchange_api_key(text) TO pv_anon");
+        // A monitoring agent's role and a plain LOGIN role that connects directly.
+        run("CREATE ROLE pv_monitor LOGIN IN ROLE pg_monitor");
+        run("CREATE ROLE pv_login LOGIN");
         run(&format!(
             "INSERT INTO auth.users (username, password, role) VALUES ('pv_alice', {}, 'pv_web')",
             lit(PASSWORD)
@@ -150,6 +155,11 @@ mod tests {
                 "pv_authenticator",
                 vec!["SET LOCAL SESSION AUTHORIZATION pv_authenticator"],
             ),
+            (
+                "pv_monitor (pg_monitor)",
+                vec!["SET LOCAL SESSION AUTHORIZATION pv_monitor"],
+            ),
+            ("pv_login", vec!["SET LOCAL SESSION AUTHORIZATION pv_login"]),
         ]
     }
 
@@ -183,7 +193,7 @@ mod tests {
             "SELECT json_agg(json_build_array(c.oid::regclass::text, c.relkind::text, \
              (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 \
               AND NOT a.attisdropped ORDER BY a.attnum LIMIT 1)) ORDER BY 1) \
-             FROM pg_class c WHERE c.relnamespace = 'auth'::regnamespace \
+             FROM pg_class c WHERE c.relnamespace IN ('auth'::regnamespace, 'auth_private'::regnamespace) \
              AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')",
         );
         let relations: Vec<(String, String, String)> = relations
@@ -228,14 +238,16 @@ mod tests {
         // Nor can they create objects in schema auth (an overload of auth.login there would
         // capture PostgREST's calls).
         for role in roles {
-            assert_eq!(
-                one::<bool>(&format!(
-                    "SELECT has_schema_privilege({}, 'auth', 'CREATE')",
-                    lit(role)
-                )),
-                Some(false),
-                "{role} may create in schema auth"
-            );
+            for schema in ["auth", "auth_private"] {
+                assert_eq!(
+                    one::<bool>(&format!(
+                        "SELECT has_schema_privilege({}, '{schema}', 'CREATE')",
+                        lit(role)
+                    )),
+                    Some(false),
+                    "{role} may create in schema {schema}"
+                );
+            }
         }
         // And trying fails with 42501, whichever way the role was reached.
         as_every_identity(|_| {
@@ -267,6 +279,64 @@ mod tests {
         });
     }
 
+    /// A monitoring role (pg_monitor, so pg_read_all_settings) may read SUPERUSER_ONLY settings by
+    /// PostgreSQL's rules: the secrets answer it with a mask, never the value.
+    #[pg_test]
+    fn privileges_monitoring_role_sees_only_a_mask() {
+        setup();
+        run("SET LOCAL auth.proxy_secret = 'proxy-secret-the-monitor-must-not-see'");
+        run("SET LOCAL SESSION AUTHORIZATION pv_monitor");
+        assert_eq!(
+            one::<bool>("SELECT pg_has_role('pg_read_all_settings', 'MEMBER')"),
+            Some(true)
+        );
+        for name in ["auth.jwt_secret", "auth.proxy_secret"] {
+            assert_eq!(text(&format!("SHOW {name}")), "(hidden)");
+            assert_eq!(
+                text(&format!("SELECT current_setting('{name}')")),
+                "(hidden)"
+            );
+            assert_eq!(
+                one::<i64>(&format!(
+                    "SELECT count(*) FROM pg_settings WHERE name = '{name}'"
+                )),
+                Some(0)
+            );
+        }
+        run("RESET SESSION AUTHORIZATION");
+    }
+
+    /// Settings stored in catalogs every role reads (pg_db_role_setting, a function's SET clause)
+    /// cannot hold a secret: the check hook refuses them when they are stored.
+    #[pg_test]
+    fn privileges_secrets_refused_in_world_readable_catalogs() {
+        setup();
+        for stmt in [
+            "ALTER ROLE pv_web SET auth.jwt_secret = 'a-secret-that-would-be-world-readable'",
+            "ALTER ROLE pv_web IN DATABASE pgrx_tests SET auth.proxy_secret = 'world-readable'",
+            "ALTER DATABASE pgrx_tests SET auth.jwt_secret = 'a-secret-that-would-be-world-readable'",
+            "CREATE FUNCTION tests.pv_leaky() RETURNS int LANGUAGE sql \
+             SET auth.jwt_secret = 'a-secret-that-would-be-world-readable' AS 'SELECT 1'",
+        ] {
+            let (state, message) = error_of(stmt);
+            assert_eq!(state, "22023", "{stmt}: {message}");
+        }
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') LIKE '%secret%'"
+            ),
+            Some(0)
+        );
+        // Non-secret settings still can be stored there.
+        run("ALTER ROLE pv_web SET auth.jwt_leeway = 10");
+        // A superuser's own session may still set the secret (tests, key rotation by hand).
+        run("SET LOCAL auth.proxy_secret = 'set-in-a-superuser-session'");
+        assert_eq!(
+            one::<bool>("SELECT auth_private._proxy_secret_matches('set-in-a-superuser-session')"),
+            Some(true)
+        );
+    }
+
     #[pg_test]
     fn privileges_secrets_cannot_be_read_or_set() {
         setup();
@@ -274,8 +344,11 @@ mod tests {
             "SET LOCAL auth.proxy_secret = {}",
             lit(PROXY_SECRET)
         ));
-        let jwt_secret = text("SELECT current_setting('auth.jwt_secret')");
-        assert!(jwt_secret.len() >= 32, "the test cluster configures a key");
+        // The key the test cluster's postgresql.conf sets (src/lib.rs): SHOW masks it for every
+        // role, superusers included.
+        let jwt_secret = "test-secret-that-is-at-least-32-bytes-long".to_string();
+        assert_eq!(text("SHOW auth.jwt_secret"), "(hidden)");
+        assert_eq!(text("SHOW auth.proxy_secret"), "(hidden)");
         // Every auth.* setting, the two secrets included (pg_settings hides them even from a
         // superuser: NO_SHOW_ALL).
         let mut settings = strings(json(
@@ -300,8 +373,9 @@ mod tests {
                 }
             };
             for name in ["auth.jwt_secret", "auth.proxy_secret"] {
-                check(format!("SHOW {name}"), true);
-                check(format!("SELECT current_setting('{name}')"), true);
+                // Refused (42501), or masked for members of pg_read_all_settings (pg_monitor).
+                check(format!("SHOW {name}"), false);
+                check(format!("SELECT current_setting('{name}')"), false);
                 check(format!("SELECT current_setting('{name}', true)"), false);
                 check(
                     format!("SELECT setting FROM pg_settings WHERE name = '{name}'"),
@@ -333,8 +407,14 @@ mod tests {
                 "SELECT string_agg(query, ';') FROM pg_stat_activity".into(),
                 false,
             );
-            check("SELECT auth._setting('proxy_secret_set')".into(), true);
-            check("SELECT auth._proxy_secret_matches('x')".into(), true);
+            check(
+                "SELECT auth_private._setting('proxy_secret_set')".into(),
+                true,
+            );
+            check(
+                "SELECT auth_private._proxy_secret_matches('x')".into(),
+                true,
+            );
             // No setting of the extension can be changed by an API caller: not the key, not
             // the algorithm, not a check.
             for name in &settings {
@@ -349,7 +429,7 @@ mod tests {
     fn executable_by(role: &str) -> Vec<String> {
         strings(json(&format!(
             "SELECT json_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) \
-             FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace \
+             FROM pg_proc p WHERE p.pronamespace IN ('auth'::regnamespace, 'auth_private'::regnamespace) \
              AND has_function_privilege({}, p.oid, 'EXECUTE')",
             lit(role)
         )))
@@ -390,7 +470,7 @@ mod tests {
         assert_eq!(
             json(
                 "SELECT json_agg(p.oid::regprocedure::text) FROM pg_proc p \
-                  WHERE p.pronamespace = 'auth'::regnamespace AND p.prosecdef \
+                  WHERE p.pronamespace IN ('auth'::regnamespace, 'auth_private'::regnamespace) AND p.prosecdef \
                   AND has_function_privilege('public', p.oid, 'EXECUTE')"
             ),
             Value::Null
@@ -400,7 +480,7 @@ mod tests {
         // function is folded away to NULL before the privilege check.
         let calls = json(
             "SELECT json_agg(json_build_array(p.oid::regprocedure::text, \
-               format('SELECT %I.%I(%s)', 'auth', p.proname, coalesce((\
+               format('SELECT %I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, coalesce((\
                  SELECT string_agg(CASE format_type(t, NULL) \
                    WHEN 'text' THEN '''x''::text' WHEN 'bytea' THEN '''\\x00''::bytea' \
                    WHEN 'json' THEN '''{}''::json' WHEN 'jsonb' THEN '''{}''::jsonb' \
@@ -412,7 +492,7 @@ mod tests {
                    ELSE 'NULL::' || format_type(t, NULL) END, ', ' ORDER BY i) \
                  FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i)), '')), \
                p.prorettype = 'trigger'::regtype) ORDER BY 1) \
-             FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace AND p.prokind = 'f'",
+             FROM pg_proc p WHERE p.pronamespace IN ('auth'::regnamespace, 'auth_private'::regnamespace) AND p.prokind = 'f'",
         );
         let calls: Vec<(String, String, bool)> = calls
             .as_array()
@@ -433,8 +513,8 @@ mod tests {
             "auth.hash_password(text)",
             "auth.create_api_token(text,name,timestamp with time zone,jsonb)",
             "auth.create_api_key(name,text,timestamp with time zone,text)",
-            "auth._new_refresh_token()",
-            "auth._new_api_key()",
+            "auth_private._new_refresh_token()",
+            "auth_private._new_api_key()",
         ] {
             assert!(
                 calls.iter().any(|(f, _, _)| f == must),
@@ -463,7 +543,7 @@ mod tests {
     fn privileges_security_definer_functions_pin_search_path() {
         let definers = strings(json(
             "SELECT json_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p \
-             WHERE p.pronamespace = 'auth'::regnamespace AND p.prosecdef",
+             WHERE p.pronamespace IN ('auth'::regnamespace, 'auth_private'::regnamespace) AND p.prosecdef",
         ));
         for must in [
             "auth.login(text,text)",
@@ -477,7 +557,7 @@ mod tests {
         }
         let unpinned = json(
             "SELECT json_agg(p.oid::regprocedure::text || ' ' || coalesce(p.proconfig::text, '{}')) \
-             FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace AND p.prosecdef \
+             FROM pg_proc p WHERE p.pronamespace IN ('auth'::regnamespace, 'auth_private'::regnamespace) AND p.prosecdef \
              AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)",
         );
         assert_eq!(
@@ -489,7 +569,7 @@ mod tests {
         run("CREATE FUNCTION auth.pv_unpinned() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'");
         let unpinned = json(
             "SELECT json_agg(p.oid::regprocedure::text) FROM pg_proc p \
-             WHERE p.pronamespace = 'auth'::regnamespace AND p.prosecdef \
+             WHERE p.pronamespace IN ('auth'::regnamespace, 'auth_private'::regnamespace) AND p.prosecdef \
              AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)",
         );
         assert_eq!(unpinned, serde_json::json!(["auth.pv_unpinned()"]));
@@ -661,11 +741,16 @@ mod tests {
         run("SELECT auth.grant_session_access('pv_anon', ARRAY['pv_web'])");
         run("SELECT auth.grant_request_check(ARRAY['pv_anon', 'pv_web']::name[])");
         run("GRANT EXECUTE ON FUNCTION auth.exchange_api_key(text) TO pv_anon");
+        // A monitoring agent's role and a plain LOGIN role that connects directly.
+        run("CREATE ROLE pv_monitor LOGIN IN ROLE pg_monitor");
+        run("CREATE ROLE pv_login LOGIN");
         run("GRANT EXECUTE ON FUNCTION auth.jwt_verify(text) TO pv_web");
         run(&format!(
             "INSERT INTO auth.users (username, password, role) VALUES ('pv_alice', '{PASSWORD}', 'pv_web')"
         ));
         let api_key = one::<String>("SELECT auth.create_api_key('pv_web', 'gold')").unwrap();
+        // A token of pv_alice without a session, for change_password below.
+        let live = text("SELECT auth.jwt_sign('{\"sub\":\"pv_alice\",\"role\":\"pv_web\"}')");
         let attacker_hash =
             one::<String>(&format!("SELECT auth.hash_password('{ATTACKER_PASSWORD}')")).unwrap();
         // The lax setup the attack needs: CREATE on public (PostgreSQL < 15's default).
@@ -780,6 +865,10 @@ mod tests {
             "pv_alice"
         );
         run("SELECT set_config('request.jwt.claims', '{\"role\":\"pv_web\",\"sub\":\"pv_alice\"}', true)");
+        // The session of `access` ended at logout above: prove the caller with a live token.
+        run(&format!(
+            "SELECT set_config('request.headers', '{{\"authorization\": \"Bearer {live}\"}}', true)"
+        ));
         let changed = attack(&format!(
             "SELECT auth.change_password('{PASSWORD}', 'a brand new password')::text"
         ));

@@ -1,5 +1,5 @@
 //! PostgREST-shaped requests for the API token, API key and check_request tests: what PostgREST 12
-//! runs in the database per request (shared/postgrest-contract.md), inside the test transaction.
+//! runs in the database per request (docs/postgrest.md describes it), inside the test transaction.
 
 use pgrx::prelude::*;
 use serde_json::Value;
@@ -129,25 +129,16 @@ BEGIN
 END
 $$;
 
--- A login session for sid tests. Uses the real auth.sessions (issue 3) when it is installed;
--- otherwise a stand-in with the columns check_request reads, created only in this test transaction.
+-- A login session for sid tests: a new user of `role` in auth.users and a row of auth.sessions.
 CREATE FUNCTION tests.new_session(role name, expires_at timestamptz, revoked_at timestamptz DEFAULT NULL)
 RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
     id uuid := pg_catalog.gen_random_uuid();
     who text := 'tests_user_' || pg_catalog.left(id::text, 8);
 BEGIN
-    IF pg_catalog.to_regclass('auth.sessions') IS NULL THEN
-        CREATE TABLE auth.sessions (
-            id uuid PRIMARY KEY, username text NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-            expires_at timestamptz NOT NULL, revoked_at timestamptz);
-    END IF;
-    IF pg_catalog.to_regclass('auth.users') IS NOT NULL THEN
-        PERFORM pg_catalog.set_config('auth.bcrypt_cost', '4', true);
-        EXECUTE 'INSERT INTO auth.users (username, password, role) VALUES ($1, $2, $3)'
-            USING who, 'a password for ' || who, role;
-    END IF;
+    PERFORM pg_catalog.set_config('auth.bcrypt_cost', '4', true);
+    EXECUTE 'INSERT INTO auth.users (username, password, role) VALUES ($1, $2, $3)'
+        USING who, 'a password for ' || who, role;
     EXECUTE 'INSERT INTO auth.sessions (id, username, expires_at, revoked_at) VALUES ($1, $2, $3, $4)'
         USING id, who, expires_at, revoked_at;
     RETURN id;

@@ -1,6 +1,6 @@
 //! The session flow as PostgREST drives it: each "request" sets the request.* settings, switches
 //! to the role PostgREST would use, calls the function, and reads response.headers and
-//! response.status. Seed 001's curl session end to end, failures, throttling, rotation and reuse
+//! response.status. A browser's curl session end to end, failures, throttling, rotation and reuse
 //! detection, expiry, logout scopes, change_password, privileges, and a concurrent refresh from
 //! two connections (dblink).
 
@@ -90,7 +90,7 @@ mod tests {
         }
     }
 
-    /// Sets up the request the way PostgREST 12 does (see shared/postgrest-contract.md).
+    /// Sets up the request the way PostgREST 12 does (see docs/postgrest.md).
     fn begin_request(role: &str, claims: &str, cookies: &str, headers: &str) {
         run("RESET ROLE");
         run(&format!(
@@ -211,7 +211,7 @@ mod tests {
     }
 
     #[pg_test]
-    fn sessions_seed_001_round_trip() {
+    fn sessions_browser_round_trip() {
         let user = setup("s001");
         run("CREATE TABLE tests.s001_task (title text)");
         run("INSERT INTO tests.s001_task VALUES ('write tests')");
@@ -242,7 +242,7 @@ mod tests {
         );
         assert_eq!(refresh.len(), 43, "256 bits of base64url");
 
-        // The access token: our signature, the claims of the issue.
+        // The access token: our signature, the documented claims.
         let claims = verified_claims(&access);
         let now = one::<f64>("SELECT extract(epoch from now())::float8").unwrap() as i64;
         assert_eq!(claims["role"], "s001_web");
@@ -297,7 +297,7 @@ mod tests {
         .unwrap());
         assert_eq!(live_refresh_tokens(&sid), 1);
 
-        // POST /rpc/logout: public in seed 001's Caddyfile, so it runs as the anonymous role and
+        // POST /rpc/logout: public in e2e/conf/Caddyfile, so it runs as the anonymous role and
         // finds the session from the access_token cookie (the refresh cookie's path is elsewhere).
         let r = request(
             "s001_anon",
@@ -744,15 +744,35 @@ mod tests {
         let (s4, a4, _) = login_sid("slogout", &user);
         let (b, _, _) = login_sid("slogout", "slogout_bystander");
 
-        // Local, as the authenticated role with the access token's claims: that session only.
+        // Claims alone (any SQL session can set request.jwt.claims) end nothing, not even with
+        // scope global.
         let claims1 = verified_claims(&a1).to_string();
-        let r = request("slogout_web", &claims1, "{}", "auth.logout()");
+        request("slogout_web", &claims1, "{}", "auth.logout('global')");
+        assert!(session_live(&s1) && session_live(&s2) && session_live(&s4));
+
+        // Local, as the authenticated role with the access token in Authorization: that
+        // session only.
+        let r = request_with_headers("slogout_web", &claims1, "{}", &bearer(&a1), "auth.logout()");
         assert_eq!(r.set_cookies().len(), 2);
         assert!(!session_live(&s1));
         assert!(session_live(&s2) && session_live(&s3) && session_live(&s4));
 
-        // Logging out twice is fine.
-        request("slogout_web", &claims1, "{}", "auth.logout('local')");
+        // Logging out twice is fine; the ended session's token proves nothing any more, so a
+        // global logout with it (and no other credential) ends no other session.
+        request_with_headers(
+            "slogout_web",
+            &claims1,
+            "{}",
+            &bearer(&a1),
+            "auth.logout('local')",
+        );
+        request(
+            "slogout_anon",
+            &anon_claims("slogout"),
+            &serde_json::json!({ "access_token": a1 }).to_string(),
+            "auth.logout('global')",
+        );
+        assert!(session_live(&s2) && session_live(&s3) && session_live(&s4));
 
         // By the refresh cookie (a deployment whose refresh cookie path covers /rpc/logout).
         request(
@@ -787,10 +807,11 @@ mod tests {
 
         // Global: every session of the user, nobody else's.
         let (s5, _, _) = login_sid("slogout", &user);
-        let r = request(
+        let r = request_with_headers(
             "slogout_web",
             &verified_claims(&a4).to_string(),
             "{}",
+            &bearer(&a4),
             "auth.logout('global')",
         );
         assert_eq!(r.set_cookies().len(), 2);
@@ -826,80 +847,111 @@ mod tests {
         }
     }
 
+    /// `request.headers` carrying `token` as PostgREST passes an Authorization header.
+    fn bearer(token: &str) -> String {
+        serde_json::json!({ "authorization": format!("Bearer {token}") }).to_string()
+    }
+
+    /// The SQLSTATE and message a request with these headers fails with.
+    fn request_error_with_headers(
+        role: &str,
+        claims: &str,
+        headers: &str,
+        call: &str,
+    ) -> (String, String) {
+        begin_request(role, claims, "{}", headers);
+        let e = error_of(&format!("SELECT {call}"));
+        run("RESET ROLE");
+        e
+    }
+
     #[pg_test]
     fn sessions_change_password() {
         let user = setup("schange");
         let (s1, a1, _) = login_sid("schange", &user);
         let (s2, _, _) = login_sid("schange", &user);
         let claims1 = verified_claims(&a1).to_string();
+        let auth1 = bearer(&a1);
         let call = |current: &str, new: &str| {
             format!("auth.change_password({}, {})", lit(current), lit(new))
         };
 
-        // Wrong current password, not logged in, refused arguments: raised, nothing changed.
+        // Not logged in, refused arguments: raised, nothing changed. The claims alone prove
+        // nothing: any SQL session can set request.jwt.claims, so without the caller's own token
+        // (Authorization or the access cookie) the call is not logged in.
         let before = text(&format!(
             "SELECT password FROM auth.users WHERE username = '{user}'"
         ));
-        for (role, claims, c, state, needle) in [
-            (
-                "schange_web",
-                claims1.as_str(),
-                call("wrong", "new password"),
-                "PT401",
-                "Wrong current password",
-            ),
+        for (role, claims, headers, c, state, needle) in [
             // Anonymous: no EXECUTE at all (PostgREST answers 401 for the anonymous role).
             (
                 "schange_anon",
-                r#"{"role":"schange_anon"}"#,
+                r#"{"role":"schange_anon"}"#.to_string(),
+                "{}".to_string(),
                 call(PASSWORD, "new password"),
                 "42501",
                 "permission denied",
             ),
             (
                 "schange_web",
-                r#"{"role":"schange_web"}"#,
+                r#"{"role":"schange_web"}"#.to_string(),
+                "{}".to_string(),
+                call(PASSWORD, "new password"),
+                "PT401",
+                "Not logged in",
+            ),
+            // Forged claims naming the user and a live session, no token.
+            (
+                "schange_web",
+                claims1.clone(),
+                "{}".to_string(),
+                call(PASSWORD, "new password"),
+                "PT401",
+                "Not logged in",
+            ),
+            // A token that does not verify.
+            (
+                "schange_web",
+                claims1.clone(),
+                bearer(&format!("{a1}x")),
                 call(PASSWORD, "new password"),
                 "PT401",
                 "Not logged in",
             ),
             (
                 "schange_web",
-                r#"{"role":"schange_web","sub":"schange_nobody"}"#,
-                call(PASSWORD, "new password"),
-                "PT401",
-                "Not logged in",
-            ),
-            (
-                "schange_web",
-                claims1.as_str(),
+                claims1.clone(),
+                auth1.clone(),
                 call(PASSWORD, ""),
                 "22023",
                 "must not be empty",
             ),
             (
                 "schange_web",
-                claims1.as_str(),
+                claims1.clone(),
+                auth1.clone(),
                 call(PASSWORD, &"x".repeat(73)),
                 "22023",
                 "never truncated",
             ),
             (
                 "schange_web",
-                claims1.as_str(),
+                claims1.clone(),
+                auth1.clone(),
                 format!("auth.change_password(NULL, {})", lit("new password")),
                 "22023",
                 "must not be NULL",
             ),
             (
                 "schange_web",
-                claims1.as_str(),
+                claims1.clone(),
+                auth1.clone(),
                 format!("auth.change_password({}, NULL)", lit(PASSWORD)),
                 "22023",
                 "must not be NULL",
             ),
         ] {
-            let (got, message) = request_error(role, claims, "{}", &c);
+            let (got, message) = request_error_with_headers(role, &claims, &headers, &c);
             let detail = format!("{role} {claims} {c}: {got} {message}");
             assert_eq!(got, state, "{detail}");
             assert!(message.contains(needle), "{detail}");
@@ -912,16 +964,50 @@ mod tests {
         );
         assert!(session_live(&s1) && session_live(&s2));
 
-        // The right current password: new hash, other sessions revoked, this one kept.
-        let r = request(
+        // A wrong current password is answered through response.status (401), not raised, so
+        // the failure is recorded: change_password shares the login throttle.
+        let r = request_with_headers(
             "schange_web",
             &claims1,
             "{}",
+            &auth1,
+            &call("wrong", "new password"),
+        );
+        assert_eq!(r.status.as_deref(), Some("401"));
+        assert_eq!(r.message(), "Wrong current password");
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.login_failures WHERE username = '{user}'"
+            )),
+            1
+        );
+        assert_eq!(
+            text(&format!(
+                "SELECT password FROM auth.users WHERE username = '{user}'"
+            )),
+            before
+        );
+
+        // The right current password: new hash, other sessions revoked, this one kept.
+        let r = request_with_headers(
+            "schange_web",
+            &claims1,
+            "{}",
+            &auth1,
             &call(PASSWORD, "new password"),
         );
         assert_eq!(r.status, None);
+        assert_eq!(r.body()["revoked_sessions"], 1);
+        assert_eq!(r.body()["username"], user.as_str());
         assert!(session_live(&s1));
         assert!(!session_live(&s2));
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.login_failures WHERE username = '{user}'"
+            )),
+            0,
+            "a success clears the failures"
+        );
         assert_eq!(
             login("schange", &user, PASSWORD).status.as_deref(),
             Some("401")
@@ -932,29 +1018,79 @@ mod tests {
         ))
         .starts_with("$2a$04$"));
 
-        // The token of a revoked session cannot change the password.
+        // The access cookie proves the caller as well as Authorization does.
         let r = login("schange", &user, "new password");
+        let a4 = r.cookie("access_token").unwrap();
+        let r = request(
+            "schange_web",
+            &verified_claims(&a4).to_string(),
+            &serde_json::json!({ "access_token": a4 }).to_string(),
+            &call("new password", "fourth password"),
+        );
+        assert_eq!(r.status, None, "{:?}", r.body);
+
+        // The token of a revoked session cannot change the password.
+        let r = login("schange", &user, "fourth password");
         let a3 = r.cookie("access_token").unwrap();
         let s3 = verified_claims(&a3)["sid"].as_str().unwrap().to_string();
         run(&format!(
             "UPDATE auth.sessions SET revoked_at = now() WHERE id = '{s3}'"
         ));
-        let (state, _) = request_error(
+        let (state, _) = request_error_with_headers(
             "schange_web",
             &verified_claims(&a3).to_string(),
-            "{}",
-            &call("new password", "third password"),
+            &bearer(&a3),
+            &call("fourth password", "third password"),
         );
         assert_eq!(state, "PT401");
+    }
+
+    /// Guessing the current password with a stolen access token is throttled like login: after
+    /// auth.max_failed_logins failures even the right password gets 429, and logins of that user
+    /// are throttled too (one count per username).
+    #[pg_test]
+    fn sessions_change_password_is_throttled() {
+        let user = setup("sthrottlecp");
+        run("SET LOCAL auth.max_failed_logins = 3");
+        let (_, a1, _) = login_sid("sthrottlecp", &user);
+        let claims = verified_claims(&a1).to_string();
+        let attempt = |current: &str| {
+            request_with_headers(
+                "sthrottlecp_web",
+                &claims,
+                "{}",
+                &bearer(&a1),
+                &format!("auth.change_password({}, 'a new password')", lit(current)),
+            )
+        };
+        for _ in 0..3 {
+            assert_eq!(attempt("guess").status.as_deref(), Some("401"));
+        }
+        let r = attempt(PASSWORD);
+        assert_eq!(r.status.as_deref(), Some("429"));
+        assert!(r.header("Retry-After").is_some());
+        assert_eq!(
+            login("sthrottlecp", &user, PASSWORD).status.as_deref(),
+            Some("429")
+        );
+        assert_eq!(
+            login("sthrottlecp", &user, "a new password")
+                .status
+                .as_deref(),
+            Some("429")
+        );
+        // Nothing changed.
+        run("DELETE FROM auth.login_failures");
+        assert_eq!(login("sthrottlecp", &user, PASSWORD).status, None);
     }
 
     #[pg_test]
     fn sessions_rehash_on_login_and_pgcrypto_users() {
         run("CREATE EXTENSION IF NOT EXISTS pgcrypto");
         setup("srehash");
-        // A user imported from seed 001 with pgcrypto's hash (cost 4) logs in; the hash is
+        // A user imported with pgcrypto's hash (cost 4) from a hand-written table logs in; the hash is
         // replaced by one at auth.bcrypt_cost (5) once, and pgcrypto still verifies the new one.
-        run("INSERT INTO auth.users (username, password, role) VALUES ('srehash_legacy', crypt('legacy pw', gen_salt('bf', 4)), 'srehash_web')");
+        run("SELECT auth.import_user('srehash_legacy', crypt('legacy pw', gen_salt('bf', 4)), 'srehash_web')");
         let imported = text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'");
         run("SET LOCAL auth.bcrypt_cost = 5");
         assert_eq!(login("srehash", "srehash_legacy", "legacy pw").status, None);
@@ -984,6 +1120,14 @@ mod tests {
         assert_eq!(
             text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'"),
             rehashed
+        );
+        // A stored cost above the configured one is re-hashed down too: every user then answers
+        // in the time of the configured cost, as unknown users do (their dummy hash has it).
+        run("SET LOCAL auth.bcrypt_cost = 4");
+        assert_eq!(login("srehash", "srehash_legacy", "legacy pw").status, None);
+        assert!(
+            text("SELECT password FROM auth.users WHERE username = 'srehash_legacy'")
+                .starts_with("$2a$04$")
         );
     }
 
@@ -1105,13 +1249,12 @@ mod tests {
                 "DELETE FROM auth.login_failures",
                 "SELECT auth.hash_password('x')",
                 "SELECT auth.verify_password('x', 'y')",
-                "SELECT auth._new_refresh_token()",
-                "SELECT auth._clear_session_cookies()",
-                "SELECT auth._request_cookie('refresh_token')",
-                "SELECT auth._signed_claims_ignoring_time('a.b.c')",
-                "SELECT auth._start_session('spriv_demo', 'spriv_web')",
-                "SELECT auth._session_response(gen_random_uuid(), 'spriv_demo', 'postgres', NULL)",
-                "SELECT auth._password_needs_rehash('x')",
+                "SELECT auth_private._new_refresh_token()",
+                "SELECT auth_private._clear_session_cookies()",
+                "SELECT auth_private._request_cookie('refresh_token')",
+                "SELECT auth_private._start_session('spriv_demo', 'spriv_web')",
+                "SELECT auth_private._session_response(gen_random_uuid(), 'spriv_demo', 'postgres', NULL)",
+                "SELECT auth_private._password_needs_rehash('x')",
                 "SELECT auth.revoke_user_sessions('spriv_demo')",
                 "SELECT auth.purge_sessions()",
                 "SELECT auth.grant_session_access('spriv_nobody')",
@@ -1137,7 +1280,7 @@ mod tests {
         assert_eq!(
             count(
                 "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-                 WHERE n.nspname = 'auth' AND p.proname IN ('hash_password', 'verify_password', 'login', \
+                 WHERE n.nspname IN ('auth', 'auth_private') AND p.proname IN ('hash_password', 'verify_password', 'login', \
                  'refresh_token', 'logout', 'change_password', 'grant_session_access', 'revoke_user_sessions', \
                  'purge_sessions', '_new_refresh_token', '_clear_session_cookies', '_request_cookie', \
                  '_signed_claims_ignoring_time', '_check_password', '_password_to_store', \
@@ -1151,7 +1294,7 @@ mod tests {
         assert_eq!(
             count(
                 "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-                 WHERE n.nspname = 'auth' AND p.prosecdef \
+                 WHERE n.nspname IN ('auth', 'auth_private') AND p.prosecdef \
                  AND p.proname IN ('login', 'refresh_token', 'logout', 'change_password', '_users_before_write') \
                  AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']"
             ),
@@ -1193,8 +1336,8 @@ mod tests {
         assert_eq!(marking("auth.refresh_token(text)"), "v-ud");
         assert_eq!(marking("auth.logout(text)"), "v-ud");
         assert_eq!(marking("auth.change_password(text, text)"), "v-ud");
-        assert_eq!(marking("auth._new_refresh_token()"), "vss-");
-        assert_eq!(marking("auth._request_cookie(text)"), "sss-");
+        assert_eq!(marking("auth_private._new_refresh_token()"), "vss-");
+        assert_eq!(marking("auth_private._request_cookie(text)"), "sss-");
         // Default arguments, as PostgREST calls them with an empty body.
         assert_eq!(
             text("SELECT pg_get_function_arguments('auth.refresh_token(text)'::regprocedure)"),
@@ -1367,5 +1510,288 @@ mod tests {
 
         cleanup();
         run("SELECT dblink_disconnect('sconc_a'), dblink_disconnect('sconc_b')");
+    }
+
+    /// A login in flight and a change of the same user's password (or an admin's revocation, a
+    /// global logout, a deletion) cannot both win: password checks lock the user's row, so
+    /// whichever comes second waits for the first to commit. Each interleaving is forced: one
+    /// connection holds its transaction open, the other is seen waiting on the lock (not slept
+    /// on), then the first commits.
+    #[pg_test]
+    fn sessions_login_races_password_change_and_revocation() {
+        run("CREATE EXTENSION IF NOT EXISTS dblink");
+        let conn = "'host=' || split_part(current_setting('unix_socket_directories'), ',', 1) || ' port=' || current_setting('port') || ' dbname=' || current_database() || ' user=' || current_user";
+        run(&format!("SELECT dblink_connect('srace_a', {conn})"));
+        run(&format!("SELECT dblink_connect('srace_b', {conn})"));
+        let exec = |c: &str, sql: &str| {
+            run(&format!("SELECT dblink_exec('{c}', {})", lit(sql)));
+        };
+        let remote = |c: &str, sql: &str| -> Option<String> {
+            one::<String>(&format!(
+                "SELECT r FROM dblink('{c}', {}) AS t(r text)",
+                lit(sql)
+            ))
+        };
+        let cleanup = || {
+            exec(
+                "srace_a",
+                "DELETE FROM auth.users WHERE username = 'srace_demo'",
+            );
+            exec(
+                "srace_a",
+                "DELETE FROM auth.login_failures WHERE username = 'srace_demo'",
+            );
+            exec("srace_a", "DROP ROLE IF EXISTS srace_web");
+        };
+        cleanup();
+        exec("srace_a", "CREATE ROLE srace_web NOLOGIN");
+        for c in ["srace_a", "srace_b"] {
+            exec(c, "SET auth.bcrypt_cost = 4");
+            exec(c, "SET auth.tokens_in_body = on");
+            // A lock wait that should not happen fails the test instead of hanging it.
+            exec(c, "SET lock_timeout = '20s'");
+        }
+        exec("srace_a", &format!("INSERT INTO auth.users (username, password, role) VALUES ('srace_demo', {}, 'srace_web')", lit(PASSWORD)));
+        let b_pid = remote("srace_b", "SELECT pg_backend_pid()::text").unwrap();
+        let a_pid = remote("srace_a", "SELECT pg_backend_pid()::text").unwrap();
+        // Waits until that backend is blocked on a lock: a condition, polled, never a guess.
+        let wait_blocked = |pid: &str| {
+            let blocked = one::<bool>(&format!("SELECT tests.wait_for_lock_wait({pid})"));
+            assert_eq!(blocked, Some(true), "backend {pid} never waited on a lock");
+        };
+        let send = |c: &str, sql: &str| {
+            run(&format!("SELECT dblink_send_query('{c}', {})", lit(sql)));
+        };
+        let result = |c: &str| -> String {
+            let r = one::<String>(&format!(
+                "SELECT r FROM dblink_get_result('{c}') AS t(r text)"
+            ))
+            .unwrap();
+            run(&format!(
+                "SELECT * FROM dblink_get_result('{c}', false) AS t(r text)"
+            ));
+            r
+        };
+        let login_in = |c: &str, password: &str| -> Value {
+            serde_json::from_str(
+                &remote(
+                    c,
+                    &format!("SELECT auth.login('srace_demo', {})::text", lit(password)),
+                )
+                .unwrap(),
+            )
+            .unwrap()
+        };
+        let live = |sid: &str| -> bool {
+            remote("srace_b", &format!("SELECT (revoked_at IS NULL AND expires_at > now())::text FROM auth.sessions WHERE id = '{sid}'"))
+                .as_deref()
+                == Some("true")
+        };
+        let sid_of = |login: &Value| -> String {
+            verified_claims(login["access_token"].as_str().unwrap())["sid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        // B's own session, whose token proves B to change_password.
+        let b_login = login_in("srace_b", PASSWORD);
+        remote(
+            "srace_b",
+            &format!(
+                "SELECT set_config('request.headers', {}, false)",
+                lit(&bearer(b_login["access_token"].as_str().unwrap()))
+            ),
+        );
+
+        // 1. The password change holds the row; a login with the old password waits, then sees
+        //    the new hash and fails.
+        exec("srace_b", "BEGIN");
+        let changed = remote(
+            "srace_b",
+            &format!(
+                "SELECT auth.change_password({}, 'second password')::text",
+                lit(PASSWORD)
+            ),
+        )
+        .unwrap();
+        assert!(changed.contains("revoked_sessions"), "{changed}");
+        send(
+            "srace_a",
+            &format!("SELECT auth.login('srace_demo', {})::text", lit(PASSWORD)),
+        );
+        wait_blocked(&a_pid);
+        exec("srace_b", "COMMIT");
+        let old = result("srace_a");
+        assert!(old.contains("Invalid user or password"), "{old}");
+
+        // 2. A login holds the row; the password change waits, then ends the new session too.
+        exec("srace_a", "BEGIN");
+        let a_login = login_in("srace_a", "second password");
+        send(
+            "srace_b",
+            "SELECT auth.change_password('second password', 'third password')::text",
+        );
+        wait_blocked(&b_pid);
+        exec("srace_a", "COMMIT");
+        let changed = result("srace_b");
+        assert!(changed.contains(r#""revoked_sessions": 1"#), "{changed}");
+        assert!(
+            !live(&sid_of(&a_login)),
+            "the session of the racing login is ended"
+        );
+
+        // 3. An admin's revocation waits for a login in flight, then ends its session.
+        exec("srace_a", "BEGIN");
+        let a_login = login_in("srace_a", "third password");
+        send(
+            "srace_b",
+            "SELECT auth.revoke_user_sessions('srace_demo')::text",
+        );
+        wait_blocked(&b_pid);
+        exec("srace_a", "COMMIT");
+        assert_eq!(result("srace_b"), "2", "the racing session and B's own");
+        assert!(!live(&sid_of(&a_login)));
+
+        // 4. A global logout likewise.
+        let b_login = login_in("srace_b", "third password");
+        remote(
+            "srace_b",
+            &format!(
+                "SELECT set_config('request.headers', {}, false)",
+                lit(&bearer(b_login["access_token"].as_str().unwrap()))
+            ),
+        );
+        exec("srace_a", "BEGIN");
+        let a_login = login_in("srace_a", "third password");
+        send("srace_b", "SELECT auth.logout('global')::text");
+        wait_blocked(&b_pid);
+        exec("srace_a", "COMMIT");
+        result("srace_b");
+        assert!(!live(&sid_of(&a_login)));
+        assert!(!live(&sid_of(&b_login)));
+
+        // 5. Deleting the user waits for the login in flight; its session goes with the user.
+        exec("srace_a", "BEGIN");
+        let a_login = login_in("srace_a", "third password");
+        send(
+            "srace_b",
+            "DELETE FROM auth.users WHERE username = 'srace_demo' RETURNING username",
+        );
+        wait_blocked(&b_pid);
+        exec("srace_a", "COMMIT");
+        assert_eq!(result("srace_b"), "srace_demo");
+        assert_eq!(
+            remote(
+                "srace_b",
+                &format!(
+                    "SELECT count(*)::text FROM auth.sessions WHERE id = '{}'",
+                    sid_of(&a_login)
+                )
+            )
+            .as_deref(),
+            Some("0")
+        );
+
+        // 6. The advisory-lock key 0.1.0 serialized logins on is free for any role to take; a
+        //    role holding it blocks nothing now.
+        exec("srace_a", &format!("INSERT INTO auth.users (username, password, role) VALUES ('srace_demo', {}, 'srace_web')", lit(PASSWORD)));
+        exec("srace_b", "BEGIN");
+        remote(
+            "srace_b",
+            "SELECT pg_advisory_xact_lock(hashtextextended('auth.login:srace_demo', 0))::text",
+        );
+        let ok = login_in("srace_a", PASSWORD);
+        assert!(ok["access_token"].is_string(), "{ok}");
+        exec("srace_b", "COMMIT");
+
+        cleanup();
+        run("SELECT dblink_disconnect('srace_a'), dblink_disconnect('srace_b')");
+    }
+
+    /// Every function that checks or changes a credential answers a READ ONLY transaction (GET and
+    /// HEAD over PostgREST) and a request that asked to be rolled back (Prefer: tx=rollback) with
+    /// one refusal, the same for every input, before it reads any argument: no password oracle,
+    /// nothing probed, nothing spent or recorded.
+    #[pg_test]
+    fn sessions_read_only_and_rolled_back_requests_are_refused_alike() {
+        let user = setup("sro");
+        let (sid, access, refresh) = login_sid("sro", &user);
+        let state = || {
+            text(&format!(
+                "SELECT (SELECT count(*) FROM auth.login_failures WHERE username IN ('{user}', 'nobody at all', 'x'))::text || '/' || \
+                 (SELECT count(*) FROM auth.refresh_tokens r JOIN auth.sessions s ON s.id = r.session_id \
+                  WHERE s.username = '{user}' AND r.spent_at IS NOT NULL)::text || '/' || \
+                 (SELECT count(*) FROM auth.sessions WHERE username = '{user}' AND revoked_at IS NOT NULL)::text || '/' || \
+                 (SELECT password FROM auth.users WHERE username = '{user}')"
+            ))
+        };
+        let before = state();
+        let calls = [
+            (
+                "sro_anon",
+                format!("auth.login({}, {})", lit(&user), lit(PASSWORD)),
+            ),
+            ("sro_anon", format!("auth.login({}, 'wrong')", lit(&user))),
+            (
+                "sro_anon",
+                "auth.login('nobody at all', 'wrong')".to_string(),
+            ),
+            ("sro_anon", "auth.login(NULL, NULL)".to_string()),
+            ("sro_anon", "auth.login('x', '')".to_string()),
+            ("sro_anon", format!("auth.refresh_token({})", lit(&refresh))),
+            ("sro_anon", "auth.refresh_token('not a token')".to_string()),
+            ("sro_anon", "auth.refresh_token()".to_string()),
+            ("sro_anon", "auth.logout('global')".to_string()),
+            ("sro_anon", "auth.logout('nonsense')".to_string()),
+            (
+                "sro_web",
+                format!("auth.change_password({}, 'other password')", lit(PASSWORD)),
+            ),
+            ("sro_web", "auth.change_password(NULL, NULL)".to_string()),
+        ];
+        let cookies =
+            serde_json::json!({ "refresh_token": refresh, "access_token": access }).to_string();
+        let mut answers = std::collections::BTreeSet::new();
+        for read_only in [true, false] {
+            for (role, call) in &calls {
+                // READ ONLY, as PostgREST begins a GET; else READ WRITE with Prefer: tx=rollback.
+                let headers = if read_only {
+                    bearer(&access)
+                } else {
+                    serde_json::json!({
+                        "authorization": format!("Bearer {access}"),
+                        "prefer": "return=representation, tx=rollback"
+                    })
+                    .to_string()
+                };
+                begin_request(
+                    role,
+                    &verified_claims(&access).to_string(),
+                    &cookies,
+                    &headers,
+                );
+                let (code, message) = if read_only {
+                    let sql = format!(
+                        "SELECT * FROM tests.read_only_error({})",
+                        lit(&format!("SELECT {call}"))
+                    );
+                    let (c, m) = Spi::get_two::<String, String>(&sql).unwrap();
+                    (c.unwrap_or_default(), m.unwrap_or_default())
+                } else {
+                    error_of(&format!("SELECT {call}"))
+                };
+                run("RESET ROLE");
+                answers.insert(format!("{code}: {message}"));
+            }
+        }
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        let answer = answers.into_iter().next().unwrap();
+        assert!(answer.starts_with("25006: "), "{answer}");
+        assert!(answer.contains("POST"), "{answer}");
+        assert_eq!(state(), before, "nothing recorded, spent or revoked");
+        assert!(session_live(&sid));
+        // The same refresh token still works once, with a POST.
+        let r = refresh_with_cookie("sro", &refresh);
+        assert_eq!(r.status, None);
     }
 }

@@ -4,11 +4,10 @@
 #   (i)  per-call auth.sign / auth.verify, 20 000 calls in one statement, beside a pure-SQL pgjwt
 #        0.2.0-style implementation over pgcrypto's hmac (written below, schema bench) and beside
 #        md5() of the same input; best of 3 after a warm-up;
-#   (ii) when the extension has them: login at bcrypt cost 10 beside pgcrypto crypt() at cost 10,
-#        the refresh-token round trip, and auth.check_request()'s overhead per PostgREST-shaped
-#        request (set_config of request.* then the hook, READ ONLY, as the request's role) beside
-#        the same request without the hook.
-# Prints a table, the ratios and how they compare with the issues' targets. Exits 0 whatever the
+#   (ii) login at bcrypt cost 10 beside pgcrypto crypt() at cost 10, the refresh-token round trip,
+#        and auth.check_request()'s overhead per PostgREST-shaped request (set_config of request.*
+#        then the hook, READ ONLY, as the request's role) beside the same request without the hook.
+# Prints a table, the ratios and how they compare with the performance targets. Exits 0 whatever the
 # figures (non-zero only when something fails to run).
 #
 #   scripts/bench.sh            # on PostgreSQL 15 (Debian's)
@@ -21,7 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CLUSTER_PG=15
+# Empty: PostgreSQL 15, or the one of $PG_CONFIG when that is set (scripts/lib/cluster.sh).
+CLUSTER_PG=
 while (($#)); do
   case "$1" in
     --pg)
@@ -43,7 +43,7 @@ while (($#)); do
       ;;
   esac
 done
-[[ "$CLUSTER_PG" =~ ^[0-9]+$ ]] || { echo "bench.sh: --pg takes a major version such as 17" >&2; exit 2; }
+[[ "$CLUSTER_PG" =~ ^[0-9]*$ ]] || { echo "bench.sh: --pg takes a major version such as 17" >&2; exit 2; }
 
 # shellcheck source=scripts/lib/cluster.sh
 source scripts/lib/cluster.sh
@@ -219,19 +219,10 @@ SELECT bench.record('verify', 'auth.verify (native)', :calls, format(
 \g /dev/null
 SQL
 
-has() { cluster_has_function "$1"; }
-HAS_LOGIN=
-has 'auth.login(text,text)' && has 'auth.refresh_token(text)' && HAS_LOGIN=1
-HAS_HOOK=
-has 'auth.check_request()' && HAS_HOOK=1
-HAS_API_TOKENS=
-has 'auth.create_api_token(text,name,timestamptz,jsonb)' && HAS_API_TOKENS=1
-
-if [ -n "$HAS_LOGIN$HAS_HOOK" ]; then
-  bq <<'SQL'
+bq <<'SQL'
 CREATE ROLE bench_anon NOLOGIN;
 CREATE ROLE bench_user NOLOGIN;
--- What PostgREST sets for a request (contract step 2), and a clean response.* for the next one.
+-- What PostgREST sets for a request before the call, and a clean response.* for the next one.
 -- One statement with a cached plan, as PostgREST's prepared one.
 CREATE FUNCTION bench.begin_request(method text, path text, claims text, cookies text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -262,11 +253,9 @@ BEGIN
 END
 $$;
 SQL
-fi
 
-if [ -n "$HAS_LOGIN" ]; then
-  section "(ii) sessions: login at bcrypt cost 10, refresh round trip"
-  bq -v pw="$BENCH_PASSWORD" -v logins="$LOGIN_CALLS" -v refreshes="$REFRESH_CALLS" <<'SQL'
+section "(ii) sessions: login at bcrypt cost 10, refresh round trip"
+bq -v pw="$BENCH_PASSWORD" -v logins="$LOGIN_CALLS" -v refreshes="$REFRESH_CALLS" <<'SQL'
 \set ON_ERROR_STOP 1
 SET auth.bcrypt_cost = 10;
 INSERT INTO auth.users (username, password, role) VALUES ('bench', :'pw', 'bench_user');
@@ -344,25 +333,15 @@ SELECT bench.record('login', 'pgcrypto crypt() at cost 10 (bcrypt alone)', :logi
     format('SELECT bench.crypt_loop(%s, %L)', :logins, :'pw'), :reps, true)
 \g /dev/null
 CALL bench.time_sessions('login', :logins, :reps, :'pw');
-SELECT to_regprocedure('auth.verify_password(text,text)') IS NOT NULL AS has_verify
-\gset
-\if :has_verify
 SELECT bench.record('login', 'auth.verify_password at cost 10 (bcrypt alone)', :logins,
     format('SELECT count(auth.verify_password(%L, u.password)) FROM auth.users u, generate_series(1, %s) WHERE u.username = %L',
            :'pw', :logins, 'bench'), :reps)
 \g /dev/null
-\endif
 CALL bench.time_sessions('refresh', :refreshes, :reps, :'pw');
 SQL
-else
-  section "(ii) sessions"
-  echo "skipped: auth.login(text, text) / auth.refresh_token(text) are not in this build yet (issue 3)"
-fi
 
-if [ -n "$HAS_HOOK" ]; then
-  section "(ii) auth.check_request() per PostgREST-shaped GET (READ ONLY, as bench_user; $HOOK_CALLS requests, best of $REPS)"
-  bq -v pw="$BENCH_PASSWORD" -v n="$HOOK_CALLS" -v has_login="${HAS_LOGIN:-0}" \
-    -v has_tokens="${HAS_API_TOKENS:-0}" <<'SQL'
+section "(ii) auth.check_request() per PostgREST-shaped GET (READ ONLY, as bench_user; $HOOK_CALLS requests, best of $REPS)"
+bq -v pw="$BENCH_PASSWORD" -v n="$HOOK_CALLS" <<'SQL'
 \set ON_ERROR_STOP 1
 -- n requests: set_config of the request settings, then (with_hook) the db-pre-request call. Runs
 -- both variants alternately, reps times after a warm-up, and returns the best µs per request of each.
@@ -394,21 +373,14 @@ LANGUAGE sql AS $$
         ('hook, ' || kind, 'GET: request settings only (set_config x7)', n, plain_us, true),
         ('hook, ' || kind, 'GET: same + auth.check_request()', n, hook_us, false);
 $$;
--- The roles PostgREST switches to must be able to run the hook (the extension's helper when
--- present: it also grants the private slow path).
-SELECT to_regprocedure('auth.grant_request_check(name[])') IS NOT NULL AS has_grant
-\gset
-\if :has_grant
+-- The roles PostgREST switches to must be able to run the hook (the helper also grants its
+-- private slow path).
 SELECT auth.grant_request_check(ARRAY['bench_anon', 'bench_user']::name[])
 \g /dev/null
-\else
-GRANT EXECUTE ON FUNCTION auth.check_request() TO bench_anon, bench_user;
-\endif
 
 -- The claims of the three kinds of request.
 SELECT '{"role":"bench_user","sub":"bench","exp":4102444800}' AS plain_claims
 \gset
-\if :has_login
 -- A live session's access token (request.* and response.* settings live for one transaction).
 BEGIN;
 SELECT bench.begin_request('POST', '/rpc/login', '{"role":"bench_anon"}', '{}')
@@ -418,41 +390,26 @@ SELECT auth.login('bench', :'pw')
 SELECT auth.jwt_verify(bench.set_cookie('access_token'))::text AS sid_claims
 \gset
 COMMIT;
-\endif
-\if :has_tokens
 SELECT auth.jwt_verify(auth.create_api_token('bench token', 'bench_user'))::text AS tid_claims
 \gset
-\endif
 
 -- Each as PostgREST runs a GET: READ ONLY, as the token's role.
 BEGIN READ ONLY;
 SET LOCAL ROLE bench_user;
 SELECT plain_us AS p_plain, hook_us AS h_plain FROM bench.requests(:'plain_claims', :n, :reps)
 \gset
-\if :has_login
 SELECT plain_us AS p_sid, hook_us AS h_sid FROM bench.requests(:'sid_claims', :n, :reps)
 \gset
-\endif
-\if :has_tokens
 SELECT plain_us AS p_tid, hook_us AS h_tid FROM bench.requests(:'tid_claims', :n, :reps)
 \gset
-\endif
 COMMIT;
 SELECT bench.record_hook('no tid/sid', :n, :p_plain, :h_plain)
 \g /dev/null
-\if :has_login
 SELECT bench.record_hook('sid lookup', :n, :p_sid, :h_sid)
 \g /dev/null
-\endif
-\if :has_tokens
 SELECT bench.record_hook('tid lookup', :n, :p_tid, :h_tid)
 \g /dev/null
-\endif
 SQL
-else
-  section "(ii) db-pre-request hook"
-  echo "skipped: auth.check_request() is not in this build yet (issue 4)"
-fi
 
 section "results (µs per call; ratio = time / the section's first row)"
 bq <<'SQL'
@@ -468,7 +425,7 @@ JOIN LATERAL (SELECT f.us FROM bench.results f
               ORDER BY f.ord DESC LIMIT 1) f ON true
 ORDER BY r.ord;
 
--- The issues' targets.
+-- The performance targets.
 WITH v AS (
     SELECT section, label, us, ref FROM bench.results
 ), t(what, value, target, met) AS (

@@ -4,9 +4,8 @@
 # in front of it, and plays
 #   (a) the JWT core: a token signed in SQL is accepted by PostgREST (200), a tampered one is
 #       refused (401), and jwt_verify checks tokens in SQL;
-#   (b) seed 001's browser session over HTTP: login -> authenticated request with the cookie's
-#       token -> refresh -> logout -> refresh refused (skipped, with a message, until auth.login
-#       exists);
+#   (b) a browser session over HTTP: login -> authenticated request with the cookie's token ->
+#       refresh -> logout -> refresh refused -> the logged-out access token refused;
 # printing each step's status line and Set-Cookie headers. Exits non-zero as soon as a status is
 # not the expected one; stops PostgREST and PostgreSQL in every case.
 set -euo pipefail
@@ -73,7 +72,8 @@ CREATE ROLE demo_user NOLOGIN;
 CREATE ROLE authenticator LOGIN NOINHERIT;
 GRANT anon, demo_user TO authenticator;
 
--- The API: todos, each user seeing only their own through row-level security on auth.uid().
+-- The API: todos, each user seeing only their own through row-level security on auth.uid()
+-- (written (SELECT auth.uid()): evaluated once per statement, not once per row).
 CREATE SCHEMA api;
 GRANT USAGE ON SCHEMA api TO anon, demo_user;
 CREATE TABLE api.todos (
@@ -83,7 +83,8 @@ CREATE TABLE api.todos (
     done boolean NOT NULL DEFAULT false
 );
 ALTER TABLE api.todos ENABLE ROW LEVEL SECURITY;
-CREATE POLICY todos_own ON api.todos USING (owner = auth.uid()) WITH CHECK (owner = auth.uid());
+CREATE POLICY todos_own ON api.todos
+    USING (owner = (SELECT auth.uid())) WITH CHECK (owner = (SELECT auth.uid()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON api.todos TO demo_user;
 INSERT INTO api.todos (owner, task, done) VALUES
     ('demo', 'try auth.jwt_sign', true),
@@ -93,39 +94,18 @@ SQL
 say "extension: $(cluster_value "SELECT extname || ' ' || extversion FROM pg_extension WHERE extname = 'auth'")"
 say "roles: anon, demo_user, authenticator; table api.todos (3 rows, 2 owned by 'demo')"
 
-HAS_LOGIN=
-cluster_has_function 'auth.login(text,text)' && HAS_LOGIN=1
-HAS_HOOK=
-cluster_has_function 'auth.check_request()' && HAS_HOOK=1
-
-if [ -n "$HAS_LOGIN" ]; then
-  # The session functions are private by default; grant them the documented way when the
-  # extension provides a helper, else with plain GRANTs.
-  if cluster_has_function 'auth.grant_session_access(name,name[])'; then
-    cluster_psql -c "SELECT auth.grant_session_access('anon', ARRAY['demo_user']::name[])" >/dev/null
-  else
-    cluster_psql <<'SQL'
-GRANT EXECUTE ON FUNCTION auth.login(text, text), auth.refresh_token(text), auth.logout(text) TO anon;
-GRANT EXECUTE ON FUNCTION auth.logout(text), auth.refresh_token(text) TO demo_user;
+# The session functions and the db-pre-request hook are private by default: the documented grants.
+cluster_psql <<'SQL' >/dev/null
+SELECT auth.grant_session_access('anon', ARRAY['demo_user']::name[]);
+SELECT auth.grant_request_check(ARRAY['anon', 'demo_user']::name[]);
 SQL
-  fi
-  cluster_psql -v u="$DEMO_USER" -v p="$DEMO_PASSWORD" <<'SQL'
--- seed 001's users, in auth.users: the password is stored as its bcrypt hash by a trigger.
+cluster_psql -v u="$DEMO_USER" -v p="$DEMO_PASSWORD" <<'SQL'
+-- The demo's user, in auth.users: the password is stored as its bcrypt hash by a trigger.
 INSERT INTO auth.users (username, password, role) VALUES (:'u', :'p', 'demo_user');
 SQL
-  say "user '$DEMO_USER' (role demo_user) in auth.users"
-fi
+say "user '$DEMO_USER' (role demo_user) in auth.users"
 
-PRE_REQUEST=
-if [ -n "$HAS_HOOK" ]; then
-  PRE_REQUEST=auth.check_request
-  if cluster_has_function 'auth.grant_request_check(name[])'; then
-    cluster_psql -c "SELECT auth.grant_request_check(ARRAY['anon','demo_user']::name[])" >/dev/null
-  else
-    cluster_psql -c "GRANT EXECUTE ON FUNCTION auth.check_request() TO anon, demo_user" >/dev/null
-  fi
-fi
-postgrest_start anon "$PRE_REQUEST"
+postgrest_start anon auth.check_request
 
 section "(a) JWT: signed in SQL, checked by PostgREST and in SQL"
 say "-- SELECT auth.jwt_sign('{\"role\":\"demo_user\",\"sub\":\"demo\"}')"
@@ -157,52 +137,43 @@ say "   $(grep -m1 ERROR <<<"$OUT")"
 grep -q 'ERROR: *PT401:' <<<"$OUT" || fail "jwt_verify of a tampered token: expected SQLSTATE PT401"
 say "   ok: SQLSTATE PT401 (HTTP 401 when called through PostgREST)"
 
-section "(b) seed 001's session over HTTP: login, request, refresh, logout"
-if [ -z "$HAS_LOGIN" ]; then
-  say "skipped: auth.login(text, text) is not in this build of the extension yet (issue 3)."
-else
-  J='Content-Type: application/json'
-  P='Content-Profile: auth'
-  request "login with a wrong password" 401 POST /rpc/login -H "$P" -H "$J" \
-    --data "{\"username\": \"$DEMO_USER\", \"password\": \"wrong\"}"
-  request "login (Content-Profile: auth)" "200 204" POST /rpc/login -H "$P" -H "$J" \
-    --data "{\"username\": \"$DEMO_USER\", \"password\": \"$DEMO_PASSWORD\"}"
-  ACCESS=$(set_cookie access_token)
-  REFRESH=$(set_cookie refresh_token)
-  [ -n "$ACCESS" ] && [ -n "$REFRESH" ] || fail "login did not set both cookies"
-  grep -i '^set-cookie: *access_token=' "$HDRS" | grep -qi 'httponly' || fail "access_token cookie is not HttpOnly"
+section "(b) a browser session over HTTP: login, request, refresh, logout"
+J='Content-Type: application/json'
+P='Content-Profile: auth'
+request "login with a wrong password" 401 POST /rpc/login -H "$P" -H "$J" \
+  --data "{\"username\": \"$DEMO_USER\", \"password\": \"wrong\"}"
+request "login (Content-Profile: auth)" "200 204" POST /rpc/login -H "$P" -H "$J" \
+  --data "{\"username\": \"$DEMO_USER\", \"password\": \"$DEMO_PASSWORD\"}"
+ACCESS=$(set_cookie access_token)
+REFRESH=$(set_cookie refresh_token)
+[ -n "$ACCESS" ] && [ -n "$REFRESH" ] || fail "login did not set both cookies"
+grep -i '^set-cookie: *access_token=' "$HDRS" | grep -qi 'httponly' || fail "access_token cookie is not HttpOnly"
 
-  # Caddy/nginx copy the access_token cookie into Authorization; PostgREST reads the header.
-  request "authenticated request: the access_token cookie's value as Bearer" 200 \
-    GET "/todos?select=id,task,done&order=id" -H "Authorization: Bearer $ACCESS" -H "Cookie: access_token=$ACCESS"
-  grep -q '"task"' "$BODY" || fail "no rows for the logged-in user"
+# Caddy/nginx copy the access_token cookie into Authorization; PostgREST reads the header.
+request "authenticated request: the access_token cookie's value as Bearer" 200 \
+  GET "/todos?select=id,task,done&order=id" -H "Authorization: Bearer $ACCESS" -H "Cookie: access_token=$ACCESS"
+grep -q '"task"' "$BODY" || fail "no rows for the logged-in user"
 
-  # The browser sends the refresh cookie only to its Path, /rpc/refresh_token. (A second later,
-  # so that the new access token's iat/exp, and so the token, differ from the first one's.)
-  sleep 1
-  request "refresh with the refresh_token cookie" "200 204" POST /rpc/refresh_token -H "$P" \
-    -H "$J" --data '{}' -H "Cookie: refresh_token=$REFRESH"
-  NEW_ACCESS=$(set_cookie access_token)
-  NEW_REFRESH=$(set_cookie refresh_token)
-  [ -n "$NEW_ACCESS" ] && [ -n "$NEW_REFRESH" ] || fail "refresh did not set both cookies"
-  [ "$NEW_REFRESH" != "$REFRESH" ] || fail "refresh did not rotate the refresh token"
+# The browser sends the refresh cookie only to its Path, /rpc/refresh_token. (A second later,
+# so that the new access token's iat/exp, and so the token, differ from the first one's.)
+sleep 1
+request "refresh with the refresh_token cookie" "200 204" POST /rpc/refresh_token -H "$P" \
+  -H "$J" --data '{}' -H "Cookie: refresh_token=$REFRESH"
+NEW_ACCESS=$(set_cookie access_token)
+NEW_REFRESH=$(set_cookie refresh_token)
+[ -n "$NEW_ACCESS" ] && [ -n "$NEW_REFRESH" ] || fail "refresh did not set both cookies"
+[ "$NEW_REFRESH" != "$REFRESH" ] || fail "refresh did not rotate the refresh token"
 
-  request "logout (access cookie as Bearer)" "200 204" POST /rpc/logout -H "$P" -H "$J" --data '{}' \
-    -H "Authorization: Bearer $NEW_ACCESS" -H "Cookie: access_token=$NEW_ACCESS"
-  for c in access_token refresh_token; do
-    grep -i "^set-cookie: *$c=;" "$HDRS" | grep -qi 'max-age=0' || fail "logout did not clear $c"
-  done
+request "logout (access cookie as Bearer)" "200 204" POST /rpc/logout -H "$P" -H "$J" --data '{}' \
+  -H "Authorization: Bearer $NEW_ACCESS" -H "Cookie: access_token=$NEW_ACCESS"
+for c in access_token refresh_token; do
+  grep -i "^set-cookie: *$c=;" "$HDRS" | grep -qi 'max-age=0' || fail "logout did not clear $c"
+done
 
-  request "refresh after logout (session revoked)" 401 POST /rpc/refresh_token -H "$P" \
-    -H "$J" --data '{}' -H "Cookie: refresh_token=$NEW_REFRESH"
-  if [ -n "$HAS_HOOK" ]; then
-    request "the logged-out access token (db-pre-request = auth.check_request)" 401 \
-      GET "/todos" -H "Authorization: Bearer $NEW_ACCESS"
-  else
-    say
-    say "(auth.check_request() not in this build yet: a logged-out access token stays valid until exp)"
-  fi
-fi
+request "refresh after logout (session revoked)" 401 POST /rpc/refresh_token -H "$P" \
+  -H "$J" --data '{}' -H "Cookie: refresh_token=$NEW_REFRESH"
+request "the logged-out access token (db-pre-request = auth.check_request)" 401 \
+  GET "/todos" -H "Authorization: Bearer $NEW_ACCESS"
 
 section "done"
 say "all demo steps gave the expected status; stopping PostgREST and PostgreSQL"

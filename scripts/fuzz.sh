@@ -24,7 +24,7 @@ targets=("$@")
 cargo fuzz build -s none -a
 mkdir -p target
 for t in "${targets[@]}"; do
-  mkdir -p "corpus/$t"
+  mkdir -p "corpus/$t" "seeds/$t"
   log="target/fuzz-$t.log"
   printf '[fuzz] %s for %ss (log: fuzz/%s)\n' "$t" "$seconds" "$log"
   # -max_len: the token size bound is 16 KiB, so longer inputs only slow the search.

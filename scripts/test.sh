@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints, the pure-Rust unit tests, the in-database tests, the
-# end-to-end suite over HTTP, and a short fuzzing run. Installs what it needs (scripts/setup.sh).
+# The test command: formatting, the documentation check, lints, the pure-Rust unit tests, the
+# in-database tests, the upgrade test, the end-to-end suite over HTTP, and a short fuzzing run.
+# Installs what it needs (scripts/setup.sh).
 #
 # PostgreSQL versions (docs/versions.md): clippy for every version's feature set that can be
 # compiled here (15, 17, 18; 16 too when a pg_config for 16 is found); the in-database tests
-# (`cargo pgrx test pgNN`) on 15, 17 and 18; the end-to-end suite on 15 and 18 (its pg_dump /
-# pg_restore scenario on 15 only: the 17/18 lanes have no pg_dump).
+# (`cargo pgrx test pgNN`) and the upgrade test on 15, 17 and 18; the end-to-end suite on 15 and
+# 18 (its pg_dump/pg_restore scenario on 15 only: the 17/18 lanes have no pg_dump).
 #
 # Environment:
-#   TEST_PG_VERSIONS   versions for lints and in-database tests (default "15 17 18")
+#   TEST_PG_VERSIONS   versions for lints, in-database and upgrade tests (default "15 17 18")
 #   TEST_E2E_VERSIONS  versions for the end-to-end suite (default "15 18")
 #   FUZZ_SECONDS       seconds per fuzz target (default 20)
-#   AUTH_LOCK_FILE     the machine-wide install lock (default target/.pgrx-test.lock; another
-#                      checkout of the project passes the main checkout's lock file)
-# Prints the wall-clock time of every step at the end (also when a step fails).
+#   AUTH_LOCK_FILE     the machine-wide install lock (default: target/.pgrx-test.lock of the main
+#                      working tree of this repository, so that all its git worktrees share one)
+# Builds and tests read pgrx's configuration from this checkout's target/pgrx-home
+# (scripts/lib/pg_lane.sh pgrx-home), not from the shared ~/.pgrx. Prints the wall-clock time of
+# every step at the end (also when a step fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/pg_lane.sh
@@ -21,7 +24,16 @@ source scripts/lib/pg_lane.sh
 
 read -ra PG_VERSIONS <<<"${TEST_PG_VERSIONS:-${PG_LANE_TESTED[*]}}"
 read -ra E2E_VERSIONS <<<"${TEST_E2E_VERSIONS:-15 18}"
-LOCK=${AUTH_LOCK_FILE:-$PWD/target/.pgrx-test.lock}
+if [ -z "${AUTH_LOCK_FILE:-}" ]; then
+  common=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  case $common in
+    */.git) AUTH_LOCK_FILE=$(dirname "$common")/target/.pgrx-test.lock ;;
+    *) AUTH_LOCK_FILE=$PWD/target/.pgrx-test.lock ;;
+  esac
+fi
+# The e2e suite, scripts/upgrade-test.sh and scripts/lib/cluster.sh read it too.
+export AUTH_LOCK_FILE
+LOCK=$AUTH_LOCK_FILE
 
 # --- steps and their wall-clock times ---
 STEP_NAMES=()
@@ -67,17 +79,21 @@ lint() {
 }
 
 # The in-database tests on PostgreSQL $1: `cargo pgrx test pgNN`, against the pg_config that
-# ~/.pgrx/config.toml names for NN (re-pointed at this checkout's lanes under the lock first).
-# initdb refuses root: the test cluster runs as postgres, in a folder postgres owns.
+# $PGRX_HOME/config.toml names for NN. initdb refuses root: the test cluster runs as postgres, in
+# a folder postgres owns.
 indb_suite() {
   local v=$1
   pg_lane_describe "$v"
   mkdir -p target/pgrx-test
   chown postgres: target/pgrx-test
-  # shellcheck disable=SC2016 # expanded by the inner sh
-  locked sh -c 'scripts/lib/pg_lane.sh pgrx-init &&
-    exec cargo pgrx test "pg$1" --runas postgres --pgdata "$2"' \
-    sh "$v" "$PWD/target/pgrx-test/data-$v"
+  locked cargo pgrx test "pg$v" --runas postgres --pgdata "$PWD/target/pgrx-test/data-$v"
+}
+
+# The upgrade test on PostgreSQL $1 (scripts/upgrade-test.sh: a database of the released version
+# through the new library and ALTER EXTENSION UPDATE, then the in-database suite on the updated
+# schema). It takes the install lock itself, after its builds.
+upgrade_suite() {
+  scripts/upgrade-test.sh --pg-config "$(pg_lane_pg_config "$1")"
 }
 
 # The end-to-end suite on PostgreSQL $1 (e2e/: that server + PostgREST 12.0.2 + Caddy + nginx, over
@@ -98,9 +114,15 @@ e2e_suite() {
 
 step setup
 scripts/setup.sh
+PGRX_HOME=$(pg_lane_pgrx_home)
+export PGRX_HOME
+echo "pgrx home: $PGRX_HOME"
 
 step "rustfmt --check"
 cargo fmt --all -- --check
+
+step "documentation (scripts/check-docs.sh: links, anchors, wording, the config files e2e runs)"
+scripts/check-docs.sh
 
 for v in "${PG_VERSIONS[@]}"; do
   step "clippy -D warnings (features pg$v pg_test)"
@@ -120,9 +142,12 @@ for v in "${PG_VERSIONS[@]}"; do
   step "in-database tests on PostgreSQL $v (cargo pgrx test pg$v)"
   indb_suite "$v"
 
+  step "upgrade test on PostgreSQL $v (scripts/upgrade-test.sh: a 0.1.0 database through the new library and ALTER EXTENSION UPDATE)"
+  upgrade_suite "$v"
+
   # ---- Further per-version suites go here: every test of the extension inside PostgreSQL that
-  # ---- must pass on each supported version (e.g. an ALTER EXTENSION auth UPDATE test), as a
-  # ---- function of the version like indb_suite above, called as `step "..."; <suite> "$v"`.
+  # ---- must pass on each supported version, as a function of the version like indb_suite and
+  # ---- upgrade_suite above, called as `step "..."; <suite> "$v"`.
 done
 
 for v in "${E2E_VERSIONS[@]}"; do

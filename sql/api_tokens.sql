@@ -1,11 +1,12 @@
--- API tokens (seed 004): long-lived JWTs signed with the server key whose `tid` claim names a row
+-- API tokens: long-lived JWTs signed with the server key whose `tid` claim names a row
 -- here. auth.check_request (PostgREST's db-pre-request) refuses a token whose row is revoked,
 -- expired or deleted. Only the extension owner reads or writes the table; admins act through the
--- functions, once granted them (see docs/readme/api_tokens.md).
+-- functions, once granted them (see docs/api-credentials.md).
 
 CREATE TABLE auth.api_tokens (
     id           uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    name         text        NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 256),
+    name         text        NOT NULL
+                             CONSTRAINT api_tokens_name_check CHECK (auth_private._valid_credential_name(name)),
     role         name        NOT NULL,
     claims       jsonb       NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(claims) = 'object'),
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -33,25 +34,24 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id     uuid := pg_catalog.gen_random_uuid();
-    v_claims jsonb := coalesce(claims, '{}'::jsonb);
+    v_claims jsonb;
     v_exp    bigint;
     v_token  text;
-    v_caller pg_catalog.name := auth._invoking_role();
+    v_caller pg_catalog.name;
 BEGIN
-    IF create_api_token.name IS NULL OR pg_catalog.length(create_api_token.name) NOT BETWEEN 1 AND 256 THEN
+    PERFORM auth_private._require_committing_transaction();
+    v_claims := coalesce(claims, '{}'::jsonb);
+    v_caller := auth_private._invoking_role();
+    IF create_api_token.name IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
     END IF;
-    PERFORM auth._check_credential_role(create_api_token.role, v_caller);
-    IF expires_at IS NOT NULL THEN
-        IF expires_at <= pg_catalog.now() THEN
-            RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
-        END IF;
-        IF pg_catalog.isfinite(expires_at) THEN
-            v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
-        END IF;
+    PERFORM auth_private._check_credential_role(create_api_token.role, v_caller);
+    PERFORM auth_private._check_credential_fields(create_api_token.name, NULL, create_api_token.expires_at);
+    IF pg_catalog.isfinite(expires_at) THEN
+        v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
     END IF;
     -- Signs first: bad claims or a missing key fail before anything is written.
-    v_token := auth._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);
+    v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);
     INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at)
     VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at);
     RETURN v_token;
@@ -61,15 +61,18 @@ COMMENT ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb) IS
     'Records an API token and returns its JWT (tid, role, iat, exp when expiring, extra claims). Shown once.';
 
 CREATE FUNCTION auth.revoke_api_token(id uuid) RETURNS boolean
-LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH revoked AS (
-        UPDATE auth.api_tokens AS t SET revoked_at = pg_catalog.now()
-        WHERE t.id = revoke_api_token.id AND t.revoked_at IS NULL
-        RETURNING 1
-    )
-    SELECT EXISTS (SELECT 1 FROM revoked)
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    UPDATE auth.api_tokens AS t SET revoked_at = pg_catalog.now()
+    WHERE t.id = $1 AND t.revoked_at IS NULL;
+    RETURN FOUND;
+END
 $$;
 COMMENT ON FUNCTION auth.revoke_api_token(uuid) IS
     'Revokes an API token at once; true if it was live, false if unknown or already revoked.';

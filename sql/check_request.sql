@@ -11,48 +11,42 @@
 -- credential, never in a READ ONLY transaction (GET, HEAD) and never blocking on a row lock.
 
 -- The fast path, run by every request. SECURITY INVOKER and without a SET clause, which would
--- cost more than the whole check; it only reads a setting and calls pg_catalog functions, and its
--- operator is schema-qualified too, so that nothing resolves through the caller's search_path (an
--- `=(integer, integer)` planted ahead of pg_catalog would otherwise skip every check).
--- PostgREST writes claims with Aeson, which never escapes letters, so a marker is always spelled
--- out literally; a marker name inside a value only costs the slow path. (The same test is
--- auth_core::credentials::may_carry_markers, whose soundness the fuzzer checks.)
+-- cost more than the whole check; it only reads a setting and calls one schema-qualified
+-- function, so that nothing resolves through the caller's search_path.
+-- auth_private._may_carry_markers is auth_core::credentials::may_carry_markers, the test the
+-- fuzzer proves sound: PostgREST writes claims with Aeson, which never escapes letters, so a
+-- marker is always spelled out literally; a marker name inside a value only costs the slow path.
 CREATE FUNCTION auth.check_request() RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     claims text := pg_catalog.current_setting('request.jwt.claims', true);
 BEGIN
-    IF claims IS NULL
-       OR (pg_catalog.strpos(claims, '"tid"') OPERATOR(pg_catalog.=) 0
-           AND pg_catalog.strpos(claims, '"sid"') OPERATOR(pg_catalog.=) 0
-           AND pg_catalog.strpos(claims, '"key_id"') OPERATOR(pg_catalog.=) 0) THEN
+    IF claims IS NULL OR NOT auth_private._may_carry_markers(claims) THEN
         RETURN;
     END IF;
-    PERFORM auth._check_request_credentials(claims);
+    PERFORM auth_private._check_request_credentials(claims);
 END
 $$;
 COMMENT ON FUNCTION auth.check_request() IS
     'PostgREST db-pre-request hook: refuses (PT401) revoked/expired API tokens and keys, ended sessions, and API credentials without the proxy secret.';
 
--- The slow path: lookups of the credentials the claims name.
-CREATE FUNCTION auth._check_request_credentials(claims text) RETURNS void
+-- The slow path: lookups of the credentials the claims name. In schema auth_private, which
+-- PostgREST never exposes: it is not an API (over HTTP it would be a liveness oracle).
+CREATE FUNCTION auth_private._check_request_credentials(claims text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     m     record;
     r     record;
-    stale timestamptz := pg_catalog.now() - interval '1 minute';
 BEGIN
-    SELECT * INTO m FROM auth._claim_markers(claims);
+    SELECT * INTO m FROM auth_private._claim_markers(claims);
     IF m.refused IS NOT NULL THEN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'invalid credentials: ' || m.refused;
     END IF;
 
-    IF (m.tid IS NOT NULL OR m.key_id IS NOT NULL)
-       AND auth._setting('proxy_secret_set')::boolean
-       AND NOT auth._proxy_secret_matches(auth._request_header('x-proxy-secret')) THEN
+    IF (m.tid IS NOT NULL OR m.key_id IS NOT NULL) AND NOT auth_private._proxy_secret_ok() THEN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'API credentials are accepted only through the API gateway';
     END IF;
 
@@ -62,12 +56,7 @@ BEGIN
         IF NOT FOUND OR r.revoked_at IS NOT NULL OR r.expires_at <= pg_catalog.now() THEN
             RAISE SQLSTATE 'PT401' USING MESSAGE = 'API token revoked, expired or unknown';
         END IF;
-        IF (r.last_used_at IS NULL OR r.last_used_at <= stale) AND auth._may_record_use() THEN
-            UPDATE auth.api_tokens AS t SET last_used_at = pg_catalog.now()
-            WHERE t.id = (SELECT u.id FROM auth.api_tokens AS u
-                          WHERE u.id = m.tid AND (u.last_used_at IS NULL OR u.last_used_at <= stale)
-                          FOR UPDATE SKIP LOCKED);
-        END IF;
+        PERFORM auth_private._record_use('token', m.tid, r.last_used_at);
     END IF;
 
     IF m.key_id IS NOT NULL THEN
@@ -76,17 +65,11 @@ BEGIN
         IF NOT FOUND OR NOT r.enabled OR r.expires_at <= pg_catalog.now() THEN
             RAISE SQLSTATE 'PT401' USING MESSAGE = 'API key disabled, expired or unknown';
         END IF;
-        IF (r.last_used_at IS NULL OR r.last_used_at <= stale) AND auth._may_record_use() THEN
-            UPDATE auth.api_keys AS a SET last_used_at = pg_catalog.now()
-            WHERE a.id = (SELECT b.id FROM auth.api_keys AS b
-                          WHERE b.id = m.key_id AND (b.last_used_at IS NULL OR b.last_used_at <= stale)
-                          FOR UPDATE SKIP LOCKED);
-        END IF;
+        PERFORM auth_private._record_use('key', m.key_id, r.last_used_at);
     END IF;
 
-    IF m.sid IS NOT NULL AND auth._setting('check_sessions')::boolean THEN
-        PERFORM FROM auth.sessions AS s
-        WHERE s.id = m.sid AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now();
+    IF m.sid IS NOT NULL AND auth_private._setting('check_sessions')::boolean THEN
+        PERFORM FROM auth.sessions AS s WHERE s.id = m.sid AND auth_private._live(s);
         IF NOT FOUND THEN
             RAISE SQLSTATE 'PT401' USING MESSAGE = 'session ended: log in again';
         END IF;
@@ -114,7 +97,7 @@ BEGIN
             RAISE SQLSTATE '23503' USING MESSAGE = pg_catalog.format('role "%s" does not exist', r);
         END IF;
         EXECUTE pg_catalog.format(
-            'GRANT EXECUTE ON FUNCTION auth.check_request(), auth._check_request_credentials(text) TO %I', r);
+            'GRANT EXECUTE ON FUNCTION auth.check_request(), auth_private._check_request_credentials(text) TO %I', r);
     END LOOP;
 END
 $$;

@@ -10,7 +10,7 @@ AS $$
 DECLARE
     r record;
 BEGIN
-    SELECT v.claims, v.rejection INTO r FROM auth._jwt_verify(token) AS v;
+    SELECT v.claims, v.rejection INTO r FROM auth_private._jwt_verify(token) AS v;
     IF r.rejection IS NOT NULL THEN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'invalid token: ' || r.rejection;
     END IF;
@@ -47,7 +47,7 @@ CREATE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS2
 RETURNS TABLE(header json, payload json, valid boolean)
 LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
-    SELECT auth._jwt_header(token, algorithm),
-           auth._jwt_payload(token, algorithm),
-           auth._jwt_valid(token, secret, algorithm)
+    SELECT auth_private._jwt_header(token, algorithm),
+           auth_private._jwt_payload(token, algorithm),
+           auth_private._jwt_valid(token, secret, algorithm)
 $$;

@@ -1,12 +1,17 @@
--- Sessions: login, refresh-token rotation with reuse detection, logout, failed-login throttling.
--- Called as PostgREST RPC (POST /rpc/login ...). Read postgrest-contract facts in mind: a raised
--- error rolls the whole request back and drops response.headers, so the flows that must keep a
--- write while answering an error (a failed login's record, a session revoked for token reuse)
--- answer through response.status and a JSON body instead of raising.
+-- Sessions: login, refresh-token rotation with reuse detection, logout, change_password,
+-- failed-login throttling. Called as PostgREST RPC (POST /rpc/login ...). A raised error rolls the
+-- whole request back and drops response.headers, so the flows that must keep a write while
+-- answering an error (a failed password check's record, a session revoked for token reuse) answer
+-- through response.status and a JSON body instead of raising.
+--
+-- Every flow here first calls auth_private._require_committing_transaction(): in a READ ONLY
+-- transaction (GET and HEAD over PostgREST) or one the request asked to roll back
+-- (Prefer: tx=rollback), each answers the same refusal (25006, HTTP 405) before it reads any
+-- argument, because what it would record (a failure, a spent token) would not be kept.
 
--- A session is live iff revoked_at IS NULL AND expires_at > now(). expires_at moves forward to
--- the newest refresh token's expiry at each rotation (a sliding session); auth.check_request and
--- auth.change_password rely on this definition.
+-- A session is live iff revoked_at IS NULL AND expires_at > now() (auth_private._live).
+-- expires_at moves forward to the newest refresh token's expiry at each rotation (a sliding
+-- session).
 CREATE TABLE auth.sessions (
     id           uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     username     text        NOT NULL REFERENCES auth.users (username)
@@ -28,8 +33,9 @@ COMMENT ON TABLE auth.sessions IS
 CREATE DOMAIN auth.sha256_digest AS bytea
     CHECK (pg_catalog.octet_length(VALUE) OPERATOR(pg_catalog.=) 32);
 
--- Refresh tokens, stored only as SHA-256 of the token text. Each rotation spends a token
--- (spent_at) and inserts its successor in the same session; a session has at most one unspent one.
+-- Refresh tokens, stored only as their digest (auth_private._refresh_token_hash). Each rotation
+-- spends a token (spent_at) and inserts its successor in the same session; a session has at most
+-- one unspent one.
 CREATE TABLE auth.refresh_tokens (
     id         uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     session_id uuid        NOT NULL REFERENCES auth.sessions (id) ON DELETE CASCADE,
@@ -42,8 +48,8 @@ CREATE INDEX refresh_tokens_session_idx ON auth.refresh_tokens (session_id);
 COMMENT ON TABLE auth.refresh_tokens IS
     'Refresh tokens as SHA-256 hashes; spent_at is set when the token is rotated.';
 
--- One row per failed login, kept for auth.lockout_window. username is the name as typed, cut to
--- 257 characters (longer names cannot exist, and the cut keeps index entries small).
+-- One row per failed password check (login, change_password), kept for auth.lockout_window.
+-- username is the name as typed, cut to 257 characters (auth_private._throttle_key).
 CREATE TABLE auth.login_failures (
     id        uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     username  text        NOT NULL,
@@ -52,19 +58,42 @@ CREATE TABLE auth.login_failures (
 CREATE INDEX login_failures_username_idx ON auth.login_failures (username, failed_at);
 CREATE INDEX login_failures_failed_at_idx ON auth.login_failures (failed_at);
 COMMENT ON TABLE auth.login_failures IS
-    'Failed logins within auth.lockout_window, for throttling (HTTP 429).';
+    'Failed password checks within auth.lockout_window, for throttling (HTTP 429).';
 
 SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('auth.refresh_tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('auth.login_failures', '');
 
--- auth._add_response_headers(jsonb), auth._clear_session_cookies() and
--- auth._session_response(uuid, text, name, text) are Rust (src/sessions.rs): the last one is the
--- whole answer of a successful login or refresh (access token, cookies, Cache-Control, result).
+-- Password checks of one username are serialized so that parallel guesses cannot slip past the
+-- failure count: on the user's row (FOR NO KEY UPDATE) when the user exists — which also makes a
+-- login in flight and a concurrent change_password, password UPDATE or DELETE of that user wait
+-- for each other — and, for names no user has, on one of these 256 rows, chosen by a hash of the
+-- name. Row locks on auth-owned tables: no other role can take them (0.1.0 used the advisory-lock
+-- space, which every role shares).
+CREATE TABLE auth_private.login_locks (
+    stripe integer PRIMARY KEY CHECK (stripe BETWEEN 0 AND 255)
+);
+INSERT INTO auth_private.login_locks (stripe) SELECT pg_catalog.generate_series(0, 255);
+COMMENT ON TABLE auth_private.login_locks IS
+    'Lock rows serializing password checks of usernames that have no user.';
+
+-- auth_private._session_response(uuid, text, name, text), _clear_session_cookies() and
+-- _refresh_token_hash(text) are Rust (src/sessions.rs): the first is the whole answer of a
+-- successful login or refresh (access token, cookies, Cache-Control, result).
+
+-- The one definition of a live session.
+CREATE FUNCTION auth_private._live(s auth.sessions) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT s.revoked_at IS NULL AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() $$;
+
+-- The throttle key of a username as typed.
+CREATE FUNCTION auth_private._throttle_key(username text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.left(username, 257) $$;
 
 -- An error answer that does not roll the request back: sets response.status and returns the
 -- body PostgREST would have sent for a raised error of SQLSTATE PT<status>.
-CREATE FUNCTION auth._error_response(status integer, message text) RETURNS jsonb
+CREATE FUNCTION auth_private._error_response(status integer, message text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -75,23 +104,132 @@ BEGIN
 END
 $$;
 
--- Starts a session: the session row, its first refresh token, the cookies, the result.
-CREATE FUNCTION auth._start_session(username text, role name) RETURNS jsonb
+-- Takes the lock that serializes password checks of `name` (see auth_private.login_locks) and
+-- returns the user's row as it is once locked: a concurrent password change or deletion has
+-- committed or waits for us. NULLs when no user has that name.
+CREATE FUNCTION auth_private._lock_user(name text, OUT username text, OUT password text, OUT role name)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT u.username, u.password, u.role INTO username, password, role
+    FROM auth.users u WHERE u.username = $1
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        PERFORM FROM auth_private.login_locks l
+        WHERE l.stripe = pg_catalog.hashtext(auth_private._throttle_key($1)) OPERATOR(pg_catalog.&) 255
+        FOR UPDATE;
+    END IF;
+END
+$$;
+
+-- The throttle, shared by every function that checks a password. When `key` has
+-- auth.max_failed_logins failures within auth.lockout_window: a Retry-After header (seconds until
+-- the oldest of those failures leaves the window) and the 429 answer; NULL otherwise. Call it
+-- holding auth_private._lock_user's lock.
+CREATE FUNCTION auth_private._throttled(key text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_ttl interval := pg_catalog.make_interval(secs => auth._setting('refresh_token_ttl')::integer);
+    v_window interval := pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    v_nth timestamptz;
+BEGIN
+    SELECT f.failed_at INTO v_nth
+    FROM auth.login_failures f
+    WHERE f.username = $1 AND f.failed_at > pg_catalog.now() - v_window
+    ORDER BY f.failed_at DESC
+    OFFSET auth_private._setting('max_failed_logins')::integer - 1 LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM auth_private._add_response_headers(pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'Retry-After',
+        greatest(1, pg_catalog.ceil(pg_catalog.date_part('epoch',
+            v_nth + v_window - pg_catalog.now())))::bigint::text)));
+    RETURN auth_private._error_response(429, 'Too many failed logins, try again later');
+END
+$$;
+
+-- Records a failed password check of `key` (and prunes failures that left the window), then
+-- answers 401 with `message`, without raising so that the record commits.
+CREATE FUNCTION auth_private._password_refused(key text, message text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO auth.login_failures (username, failed_at) VALUES ($1, pg_catalog.now());
+    DELETE FROM auth.login_failures f
+    WHERE f.failed_at <= pg_catalog.now()
+        - pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    RETURN auth_private._error_response(401, $2);
+END
+$$;
+
+-- Starts a session: the session row, its first refresh token, the cookies, the result.
+CREATE FUNCTION auth_private._start_session(username text, role name) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ttl interval := pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer);
     v_session uuid;
-    v_refresh text := auth._new_refresh_token();
+    v_refresh text := auth_private._new_refresh_token();
 BEGIN
     INSERT INTO auth.sessions (username, expires_at)
     VALUES ($1, pg_catalog.now() + v_ttl)
     RETURNING id INTO v_session;
     INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
-    VALUES (v_session, pg_catalog.sha256(pg_catalog.convert_to(v_refresh, 'UTF8')),
-            pg_catalog.now() + v_ttl);
-    RETURN auth._session_response(v_session, $1, $2, v_refresh);
+    VALUES (v_session, auth_private._refresh_token_hash(v_refresh), pg_catalog.now() + v_ttl);
+    RETURN auth_private._session_response(v_session, $1, $2, v_refresh);
+END
+$$;
+
+-- The caller, proven by its own access token (the Authorization bearer token, else the
+-- access_token cookie; signature, algorithm, exp/nbf, aud and iss checked): its username (sub)
+-- and session id (sid, when the token has one). NULLs unless the token verifies and, when it
+-- has a sid, that session is live and belongs to the same user. Never request.jwt.claims, which
+-- any SQL session can set.
+CREATE FUNCTION auth_private._caller_session(OUT username text, OUT session_id uuid)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_claims jsonb := auth_private._caller_claims(true);
+BEGIN
+    IF v_claims IS NULL OR pg_catalog.jsonb_typeof(v_claims -> 'sub') IS DISTINCT FROM 'string' THEN
+        RETURN;
+    END IF;
+    IF v_claims ? 'sid' THEN
+        SELECT s.username, s.id INTO username, session_id
+        FROM auth.sessions s
+        WHERE s.id = auth_private._to_uuid(v_claims ->> 'sid') AND s.username = v_claims ->> 'sub'
+          AND auth_private._live(s);
+    ELSE
+        username := v_claims ->> 'sub';
+    END IF;
+END
+$$;
+
+-- The live sessions the request proves it holds: the session of its refresh_token cookie, and
+-- the session (sid) of its own access token, signature checked but not expiry (an expired access
+-- token still ends its session). Ended sessions prove nothing.
+CREATE FUNCTION auth_private._request_sessions() RETURNS uuid[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_refresh text := auth_private._request_cookie('refresh_token');
+    v_candidates uuid[] := ARRAY[auth_private._to_uuid(auth_private._caller_claims(false) ->> 'sid')];
+BEGIN
+    IF v_refresh IS NOT NULL THEN
+        v_candidates := v_candidates || (
+            SELECT rt.session_id FROM auth.refresh_tokens rt
+            WHERE rt.token_hash = auth_private._refresh_token_hash(v_refresh));
+    END IF;
+    RETURN coalesce((
+        SELECT pg_catalog.array_agg(s.id) FROM auth.sessions s
+        WHERE s.id = ANY (v_candidates) AND auth_private._live(s)), '{}');
 END
 $$;
 
@@ -100,73 +238,59 @@ $$;
 -- Success: HTTP 200, the access_token and refresh_token cookies in response.headers, and
 --   {"username", "role", "expires_at" (the access token's exp), "expires_in"} (+ "token_type",
 --   "access_token", "refresh_token" when auth.tokens_in_body is on). Any failure record of the
---   username is cleared; a hash of lower cost than auth.bcrypt_cost is re-hashed.
+--   username is cleared; a hash of another cost than auth.bcrypt_cost is re-hashed.
 -- Wrong password or unknown user: NOT raised. response.status = 401 and the body
 --   {"code": "PT401", "message": "Invalid user or password", ...}; the failure is recorded and the
 --   transaction commits. Unknown users cost one bcrypt of a dummy hash, like known ones.
 -- Throttled: when the username has auth.max_failed_logins failures within auth.lockout_window,
---   response.status = 429, a Retry-After header (seconds until the oldest of those failures leaves
---   the window) and {"code": "PT429", ...}, without checking the password. Unknown usernames are
---   throttled alike, so a 429 says nothing about existence. Refused attempts are not recorded.
+--   response.status = 429, a Retry-After header and {"code": "PT429", ...}, without checking the
+--   password. Unknown usernames are throttled alike, so a 429 says nothing about existence.
+--   Refused attempts are not recorded.
+-- Read-only transaction (GET, HEAD) or Prefer: tx=rollback: 25006 (HTTP 405) before anything.
 -- Bad arguments (NULL, empty or over-72-byte password): raised, SQLSTATE 22023 (HTTP 400).
--- Attempts for one username are serialized (a transaction-level advisory lock on a hash of the
--- username), so parallel guesses cannot slip past the failure count.
+-- Attempts for one username are serialized (auth_private._lock_user), and the user's row stays
+-- locked until the session commits: a concurrent password change waits, then ends it.
 CREATE FUNCTION auth.login(username text, password text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_key text;
-    v_window interval := pg_catalog.make_interval(secs => auth._setting('lockout_window')::integer);
-    v_max integer := auth._setting('max_failed_logins')::integer;
-    v_nth timestamptz;
     v_user record;
+    v_answer jsonb;
 BEGIN
+    PERFORM auth_private._require_committing_transaction();
     IF $1 IS NULL OR $2 IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
     END IF;
-    PERFORM auth._check_password($2);
-    v_key := pg_catalog.left($1, 257);
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('auth.login:' || v_key, 0));
-
-    SELECT f.failed_at INTO v_nth
-    FROM auth.login_failures f
-    WHERE f.username = v_key AND f.failed_at > pg_catalog.now() - v_window
-    ORDER BY f.failed_at DESC
-    OFFSET v_max - 1 LIMIT 1;
-    IF FOUND THEN
-        PERFORM auth._add_response_headers(pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'Retry-After',
-            greatest(1, pg_catalog.ceil(pg_catalog.date_part('epoch',
-                v_nth + v_window - pg_catalog.now())))::bigint::text)));
-        RETURN auth._error_response(429, 'Too many failed logins, try again later');
+    PERFORM auth_private._check_password($2);
+    v_key := auth_private._throttle_key($1);
+    SELECT * INTO v_user FROM auth_private._lock_user($1);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
     END IF;
-
-    SELECT u.username, u.password, u.role INTO v_user FROM auth.users u WHERE u.username = $1;
-    IF NOT auth._login_password_matches($2, v_user.password) THEN
-        INSERT INTO auth.login_failures (username, failed_at) VALUES (v_key, pg_catalog.now());
-        DELETE FROM auth.login_failures f WHERE f.failed_at <= pg_catalog.now() - v_window;
-        RETURN auth._error_response(401, 'Invalid user or password');
+    IF NOT auth_private._login_password_matches($2, v_user.password) THEN
+        RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
-
-    IF auth._password_needs_rehash(v_user.password) THEN
-        UPDATE auth.users u SET password = auth.hash_password($2) WHERE u.username = v_user.username;
+    IF auth_private._password_needs_rehash(v_user.password) THEN
+        UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
     END IF;
     DELETE FROM auth.login_failures f WHERE f.username = v_key;
-    RETURN auth._start_session(v_user.username, v_user.role);
+    RETURN auth_private._start_session(v_user.username, v_user.role);
 END
 $$;
 COMMENT ON FUNCTION auth.login(text, text) IS
     'Logs in: sets the access_token and refresh_token cookies; 401 "Invalid user or password" and 429 through response.status.';
 
 -- The answer to a refused refresh: 401 through response.status, both cookies cleared.
-CREATE FUNCTION auth._refresh_refused() RETURNS jsonb
+CREATE FUNCTION auth_private._refresh_refused() RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM auth._clear_session_cookies();
-    RETURN auth._error_response(401, 'Invalid or expired refresh token');
+    PERFORM auth_private._clear_session_cookies();
+    RETURN auth_private._error_response(401, 'Invalid or expired refresh token');
 END
 $$;
 
@@ -180,15 +304,17 @@ $$;
 --   the first refresh set stays the one live token.
 -- A token spent longer ago (reuse: a copy was stolen, or replayed): the whole session is revoked
 --   and the answer is 401. Not raised, so the revocation commits.
--- No token, unknown, expired, or its session revoked or expired: 401.
+-- No token, unknown, expired, or its session revoked or expired, or the refresh cookie sent twice
+--   (cookie tossing): 401.
 -- Every 401 here is response.status = 401, the body {"code": "PT401", "message": "Invalid or
 -- expired refresh token", ...} and both cookies cleared.
--- A token is spent by one UPDATE ... WHERE spent_at IS NULL, which locks its row (as SELECT ...
--- FOR UPDATE would) and re-checks the condition on the row's latest version after waiting: of two
--- concurrent refreshes of one token the second waits for the first, then finds it spent and takes
--- the grace-window answer. Never two live refresh tokens. The session row is locked too (by its
--- UPDATE) before a successor is issued, so a concurrent logout either waits for the rotation or
--- makes it refuse. A live token whose session has ended is spent and refused (it was dead anyway).
+-- Read-only transaction (GET, HEAD) or Prefer: tx=rollback: 25006 (HTTP 405) before anything, so
+-- a token can neither be probed nor used without being spent.
+-- A token is spent by one UPDATE ... WHERE spent_at IS NULL, which locks its row and re-checks the
+-- condition on the row's latest version after waiting: of two concurrent refreshes of one token
+-- the second waits for the first, then finds it spent and takes the grace-window answer. Never two
+-- live refresh tokens. The session row is locked too (by its UPDATE) before a successor is issued,
+-- so a concurrent logout either waits for the rotation or makes it refuse.
 --
 -- This is the hot path of every browser session (once per access token lifetime), so a rotation
 -- is three statements: spend the token, slide the session's expiry (checking that the session is
@@ -199,7 +325,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_token text := coalesce(nullif($1, ''), auth._request_cookie('refresh_token'));
+    v_token text;
     v_hash bytea;
     v_session uuid;
     v_spent_at timestamptz;
@@ -208,10 +334,12 @@ DECLARE
     v_expires_at timestamptz;
     v_new text;
 BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
     IF v_token IS NULL THEN
-        RETURN auth._refresh_refused();
+        RETURN auth_private._refresh_refused();
     END IF;
-    v_hash := pg_catalog.sha256(pg_catalog.convert_to(v_token, 'UTF8'));
+    v_hash := auth_private._refresh_token_hash(v_token);
     UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now()
     WHERE rt.token_hash = v_hash AND rt.spent_at IS NULL AND rt.expires_at > pg_catalog.now()
     RETURNING rt.session_id INTO v_session;
@@ -219,19 +347,18 @@ BEGIN
         -- Rotation. The session must be live; its expiry moves to the successor's.
         UPDATE auth.sessions s
         SET expires_at = pg_catalog.now()
-                + pg_catalog.make_interval(secs => auth._setting('refresh_token_ttl')::integer),
+                + pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer),
             refreshed_at = pg_catalog.now()
         FROM auth.users u
-        WHERE s.id = v_session AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now()
-          AND u.username = s.username
+        WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
         RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
         IF NOT FOUND THEN
-            RETURN auth._refresh_refused();
+            RETURN auth_private._refresh_refused();
         END IF;
-        v_new := auth._new_refresh_token();
+        v_new := auth_private._new_refresh_token();
         INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
-        VALUES (v_session, pg_catalog.sha256(pg_catalog.convert_to(v_new, 'UTF8')), v_expires_at);
-        RETURN auth._session_response(v_session, v_username, v_role, v_new);
+        VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
+        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
     END IF;
 
     -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
@@ -240,21 +367,21 @@ BEGIN
     FROM auth.refresh_tokens rt
     WHERE rt.token_hash = v_hash AND rt.spent_at IS NOT NULL AND rt.expires_at > pg_catalog.now();
     IF NOT FOUND THEN
-        RETURN auth._refresh_refused();
+        RETURN auth_private._refresh_refused();
     END IF;
     SELECT s.username, u.role INTO v_username, v_role
     FROM auth.sessions s JOIN auth.users u ON u.username = s.username
-    WHERE s.id = v_session AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now()
+    WHERE s.id = v_session AND auth_private._live(s)
     FOR NO KEY UPDATE OF s;
     IF NOT FOUND THEN
-        RETURN auth._refresh_refused();
+        RETURN auth_private._refresh_refused();
     END IF;
     IF pg_catalog.now() < v_spent_at
-            + pg_catalog.make_interval(secs => auth._setting('refresh_reuse_interval')::integer) THEN
-        RETURN auth._session_response(v_session, v_username, v_role, NULL);
+            + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
+        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
     END IF;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now() WHERE s.id = v_session;
-    RETURN auth._refresh_refused();
+    RETURN auth_private._refresh_refused();
 END
 $$;
 COMMENT ON FUNCTION auth.refresh_token(text) IS
@@ -262,60 +389,118 @@ COMMENT ON FUNCTION auth.refresh_token(text) IS
 
 -- POST /rpc/logout, or {"scope": "global"}.
 --
--- Clears both cookies (empty value, Max-Age=0) and revokes the session(s) the request proves it
--- holds, found from any of: the refresh_token cookie, the sid of request.jwt.claims, the
--- access_token cookie (signature checked, expiry not: an expired access token still ends its
--- session). 'local' revokes those sessions; 'global' every session of their users. Always
--- succeeds (HTTP 204) once the scope is valid, also when no session is found; a bad or NULL
--- scope raises 22023.
+-- Clears both cookies (empty value, Max-Age=0) and revokes the live sessions the request proves
+-- it holds (auth_private._request_sessions: its refresh_token cookie, its own access token from
+-- the Authorization header or the access_token cookie, expired or not). 'local' revokes those
+-- sessions; 'global' every session of their users. Credentials of an ended session prove
+-- nothing. Always succeeds (HTTP 204) once the scope is valid, also when no session is found.
+-- Read-only transaction or Prefer: tx=rollback: 25006 (HTTP 405); a bad or NULL scope: 22023.
 CREATE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_sids uuid[] := '{}';
-    v_cookie text;
-    v_sid uuid;
+    v_sids uuid[];
 BEGIN
+    PERFORM auth_private._require_committing_transaction();
     IF $1 IS NULL OR $1 NOT IN ('local', 'global') THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'' or ''global''';
     END IF;
-
-    v_cookie := auth._request_cookie('refresh_token');
-    IF v_cookie IS NOT NULL THEN
-        SELECT rt.session_id INTO v_sid FROM auth.refresh_tokens rt
-        WHERE rt.token_hash = pg_catalog.sha256(pg_catalog.convert_to(v_cookie, 'UTF8'));
-        v_sids := v_sids || v_sid;
-    END IF;
-    v_sids := v_sids || auth._to_uuid(auth.claims() ->> 'sid');
-    v_cookie := auth._request_cookie('access_token');
-    IF v_cookie IS NOT NULL THEN
-        v_sids := v_sids || auth._to_uuid(auth._signed_claims_ignoring_time(v_cookie) ->> 'sid');
-    END IF;
-
+    v_sids := auth_private._request_sessions();
     IF $1 = 'local' THEN
         UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
         WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL;
     ELSE
+        -- Lock the users first, as password checks do: a login in flight commits its session
+        -- before this revokes it, or starts after.
+        PERFORM FROM auth.users u
+        WHERE u.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+        ORDER BY u.username
+        FOR NO KEY UPDATE;
         UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
         WHERE s.revoked_at IS NULL
           AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids));
     END IF;
-    PERFORM auth._clear_session_cookies();
+    PERFORM auth_private._clear_session_cookies();
 END
 $$;
 COMMENT ON FUNCTION auth.logout(text) IS
     'Clears the session cookies and revokes the current session (''local'') or all sessions of its user (''global'').';
 
+-- POST /rpc/change_password {"current": ..., "new": ...}, by a logged-in user.
+--
+-- The user is the one the caller's own access token proves (auth_private._caller_session); its
+-- session, when the token has one, must be live. The current password is checked under the login
+-- throttle (same failure count, same 429); then the password is changed and every other session
+-- of the user is revoked. Answers:
+--   200 {"username", "revoked_sessions"}                  changed
+--   401 {"code": "PT401", "message": "Wrong current password", ...} through response.status,
+--       not raised, so the failure is recorded
+--   429 as login's, through response.status
+-- Raised: PT401 'Not logged in' (no verified token, ended session, no such user); 22023 for a
+-- NULL argument or an empty or over-72-byte password; 25006 (HTTP 405) in a read-only
+-- transaction or with Prefer: tx=rollback.
+CREATE FUNCTION auth.change_password("current" text, new text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_caller record;
+    v_user record;
+    v_key text;
+    v_answer jsonb;
+    v_revoked integer;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_caller FROM auth_private._caller_session();
+    IF v_caller.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'current and new passwords must not be NULL';
+    END IF;
+    PERFORM auth_private._check_password($1);
+    PERFORM auth_private._check_password($2);
+    SELECT * INTO v_user FROM auth_private._lock_user(v_caller.username);
+    IF v_user.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    v_key := auth_private._throttle_key(v_user.username);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    IF NOT auth_private._login_password_matches($1, v_user.password) THEN
+        RETURN auth_private._password_refused(v_key, 'Wrong current password');
+    END IF;
+    UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+    WHERE s.username = v_user.username AND s.revoked_at IS NULL
+      AND s.id IS DISTINCT FROM v_caller.session_id;
+    GET DIAGNOSTICS v_revoked = ROW_COUNT;
+    DELETE FROM auth.login_failures f WHERE f.username = v_key;
+    RETURN pg_catalog.jsonb_build_object('username', v_user.username, 'revoked_sessions', v_revoked);
+END
+$$;
+COMMENT ON FUNCTION auth.change_password(text, text) IS
+    'Changes the logged-in user''s password (checking the current one under the login throttle) and revokes their other sessions.';
+
 -- Revokes every live session of a user (for administrators, e.g. after resetting a password by
--- UPDATE auth.users). Returns how many sessions it revoked.
+-- UPDATE auth.users). Locks the user's row first, so a login in flight commits its session before
+-- this revokes it. Returns how many sessions it revoked; 22023 for NULL; 25006 in a read-only
+-- transaction. SECURITY DEFINER: EXECUTE alone delegates it (it is not granted to PUBLIC).
 CREATE FUNCTION auth.revoke_user_sessions(username text) RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_count integer;
 BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username must not be NULL';
+    END IF;
+    PERFORM FROM auth.users u WHERE u.username = $1 FOR NO KEY UPDATE;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
     WHERE s.username = $1 AND s.revoked_at IS NULL;
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -341,7 +526,7 @@ BEGIN
     DELETE FROM auth.refresh_tokens rt WHERE rt.expires_at < v_cutoff;
     DELETE FROM auth.login_failures f
     WHERE f.failed_at <= pg_catalog.now()
-        - pg_catalog.make_interval(secs => auth._setting('lockout_window')::integer);
+        - pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
     RETURN v_count;
 END
 $$;

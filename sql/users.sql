@@ -1,10 +1,10 @@
--- Users: seed 001's auth."user" columns (username, password, role) plus timestamps, so its rows
--- copy over with INSERT ... SELECT username, password, role. Only the extension owner reads or
--- writes this table (privileges.sql revokes everything from PUBLIC).
+-- Users: the columns of the usual hand-written auth."user" table (username, password, role) plus
+-- timestamps, so such rows copy over with INSERT ... SELECT username, password, role. Only the
+-- extension owner reads or writes this table (privileges.sql revokes everything from PUBLIC).
 
 CREATE TABLE auth.users (
     username   text        PRIMARY KEY,
-    -- Always a bcrypt hash: the trigger below hashes anything else written here.
+    -- Always a bcrypt hash: the trigger below hashes whatever is written here.
     password   text        NOT NULL,
     -- The database role PostgREST switches to for this user (the access token's "role" claim).
     role       name        NOT NULL,
@@ -16,16 +16,17 @@ COMMENT ON TABLE auth.users IS
     'Login users: username (3-256 characters), bcrypt password hash, database role.';
 SELECT pg_catalog.pg_extension_config_dump('auth.users', '');
 
--- BEFORE INSERT/UPDATE: the role must exist (23503, naming it); a password that is not already a
--- bcrypt hash is hashed ($2a$ at auth.bcrypt_cost). A $2a$/$2b$/$2y$ hash is kept as it is, so
--- pgcrypto's crypt(p, gen_salt('bf')) hashes import unchanged (and are re-hashed at the configured
--- cost on the user's next successful login when their cost is lower). A plaintext that happens to
--- be shaped exactly like a bcrypt hash would be stored as that hash: auth.change_password always
--- hashes. Empty and over-72-byte passwords are refused (22023).
--- SECURITY DEFINER so that a role granted INSERT/UPDATE on auth.users need not be granted the
--- (private) hashing functions.
-CREATE FUNCTION auth._users_before_write() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- BEFORE INSERT/UPDATE, first: what the role writing the row may write. SECURITY INVOKER, so
+-- current_user is that role (inside the extension's own SECURITY DEFINER flows, the extension
+-- owner).
+-- * The role a row assigns must exist (23503, naming it), and the writer must be able to act as it
+--   (pg_has_role(current_user, role, 'MEMBER'), true for superusers): a role granted INSERT on
+--   auth.users cannot make users of roles it does not hold (42501).
+-- * A superuser writing a bcrypt hash (pg_restore reloading a dump, say) has it stored as written
+--   (auth_private._keep_superuser_hash); from anyone else it is a password like any other.
+-- It calls pg_catalog only, except for superusers, who may call the private helper.
+CREATE FUNCTION auth_private._users_check_role() RETURNS trigger
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -36,9 +37,40 @@ BEGIN
                       DETAIL = 'auth.users.role must name a role of pg_roles.',
                       HINT = 'Create the role first.';
         END IF;
+        IF NOT pg_catalog.pg_has_role(current_user, NEW.role, 'MEMBER') THEN
+            RAISE SQLSTATE '42501'
+                USING MESSAGE = pg_catalog.format(
+                    'role "%s" cannot assign role "%s" to a user: it is not a member of it',
+                    current_user, NEW.role);
+        END IF;
     END IF;
+    IF (TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password)
+       AND NEW.password IS NOT NULL
+       AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        PERFORM auth_private._keep_superuser_hash(NEW.password);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER users_a_check_role
+BEFORE INSERT OR UPDATE ON auth.users
+FOR EACH ROW EXECUTE FUNCTION auth_private._users_check_role();
+
+-- BEFORE INSERT/UPDATE, second: whatever is written to password is taken as a password and
+-- hashed ($2a$ at auth.bcrypt_cost) — a value shaped like a bcrypt hash too, since a hash chosen
+-- by the writer could carry any cost and pin a backend at each login. Existing hashes come in only
+-- through auth.import_user, or from a superuser (see above). Empty and over-72-byte passwords are
+-- refused (22023).
+-- SECURITY DEFINER so that a role granted INSERT/UPDATE on auth.users need not be granted the
+-- (private) hashing functions.
+CREATE FUNCTION auth_private._users_before_write() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
     IF TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password THEN
-        NEW.password := auth._password_to_store(NEW.password);
+        NEW.password := auth_private._password_to_store(NEW.password);
     END IF;
     IF TG_OP = 'UPDATE' THEN
         NEW.updated_at := pg_catalog.now();
@@ -49,60 +81,26 @@ $$;
 
 CREATE TRIGGER users_before_write
 BEFORE INSERT OR UPDATE ON auth.users
-FOR EACH ROW EXECUTE FUNCTION auth._users_before_write();
+FOR EACH ROW EXECUTE FUNCTION auth_private._users_before_write();
 
--- A uuid from text, NULL when the text is not one (claims are data, not trusted shapes).
-CREATE FUNCTION auth._to_uuid(value text) RETURNS uuid
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT CASE
-        WHEN value OPERATOR(pg_catalog.~) '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'
-        THEN value::uuid
-    END
-$$;
-
--- Changes the password of the logged-in user (the "sub" claim of request.jwt.claims), after
--- checking the current one, and revokes the user's other sessions (all but the "sid" of the
--- request; all of them when the token has no sid). Raises:
---   PT401 'Not logged in'            no sub claim, no such user, or the token's session has ended
---   PT401 'Wrong current password'
---   22023                            a NULL argument; an empty or over-72-byte password
--- Raising rolls everything back, so a refused call changes nothing.
-CREATE FUNCTION auth.change_password("current" text, new text) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- Imports a user whose password hash comes from elsewhere (pgcrypto's crypt(p, gen_salt('bf')),
+-- another application's bcrypt): a $2a$/$2b$/$2y$ hash of cost 4 to 14 is stored as it is (and
+-- re-hashed at auth.bcrypt_cost on the user's next successful login). Anything else is refused:
+-- 22P02 for a value that is not a bcrypt hash, 22023 for a cost out of range or a NULL argument,
+-- 42501 unless the caller is a superuser (the extension owner), 23505 for a taken username,
+-- 23503 for an unknown role.
+CREATE FUNCTION auth.import_user(username text, password_hash text, role name) RETURNS void
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_claims jsonb := auth.claims();
-    v_username text := v_claims ->> 'sub';
-    v_sid uuid := auth._to_uuid(v_claims ->> 'sid');
-    v_hash text;
 BEGIN
-    IF v_username IS NULL THEN
-        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL OR $3 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username and role must not be NULL';
     END IF;
-    IF $1 IS NULL OR $2 IS NULL THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'current and new passwords must not be NULL';
-    END IF;
-    PERFORM auth._check_password($2);
-    IF v_claims ? 'sid' AND NOT EXISTS (
-        SELECT 1 FROM auth.sessions s
-        WHERE s.id = v_sid AND s.username = v_username
-          AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now()
-    ) THEN
-        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
-    END IF;
-    SELECT u.password INTO v_hash FROM auth.users u WHERE u.username = v_username FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
-    END IF;
-    IF NOT auth._login_password_matches($1, v_hash) THEN
-        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Wrong current password';
-    END IF;
-    UPDATE auth.users u SET password = auth.hash_password($2) WHERE u.username = v_username;
-    UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
-    WHERE s.username = v_username AND s.revoked_at IS NULL AND s.id IS DISTINCT FROM v_sid;
+    PERFORM auth_private._expect_imported_hash($2);
+    INSERT INTO auth.users (username, password, role) VALUES ($1, $2, $3);
 END
 $$;
-COMMENT ON FUNCTION auth.change_password(text, text) IS
-    'Changes the logged-in user''s password (checking the current one) and revokes their other sessions; PT401 when not logged in or wrong.';
+COMMENT ON FUNCTION auth.import_user(text, text, name) IS
+    'Imports a user with an existing bcrypt hash (cost 4-14); superuser only.';

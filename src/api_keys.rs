@@ -11,7 +11,7 @@ use crate::error::OrRaise;
 use crate::{gucs, jwt};
 
 /// A new key, returned once, with what is stored instead of it: its display prefix and SHA-256.
-#[pg_extern(volatile, parallel_safe)]
+#[pg_extern(volatile, parallel_safe, schema = "auth_private")]
 fn _new_api_key() -> TableIterator<
     'static,
     (
@@ -28,7 +28,7 @@ fn _new_api_key() -> TableIterator<
 
 /// The SHA-256 a presented key is looked up by; NULL when the text cannot be a key at all, so
 /// that garbage never costs a lookup.
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "auth_private")]
 fn _api_key_hash(key: &str) -> Option<Vec<u8>> {
     token::looks_like_api_key(key).then(|| token::sha256(key.as_bytes()))
 }
@@ -36,7 +36,7 @@ fn _api_key_hash(key: &str) -> Option<Vec<u8>> {
 /// The JWT an API key is exchanged for: `role`, `plan` (when the key has one), `key_id`, `iat`
 /// and `exp` = now + `auth.api_key_token_ttl`, never past the key's own expiry `not_after`
 /// (Unix seconds). Returns the token and its lifetime in seconds.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, schema = "auth_private")]
 fn _sign_api_key_token(
     key_id: Uuid,
     role: &str,

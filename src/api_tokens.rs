@@ -12,7 +12,7 @@ use crate::jwt;
 /// The token for row `tid`: the extra claims (checked: an object without reserved claims), then
 /// `tid`, `role`, `exp` when the token expires, and `iat` (plus the configured `aud`/`iss` unless
 /// the extra claims set them). `exp` is Unix seconds.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, schema = "auth_private")]
 fn _sign_api_token(tid: Uuid, role: &str, exp: Option<i64>, claims: JsonB) -> String {
     let mut map = credentials::check_extra_claims(&claims.0)
         .or_raise()
@@ -27,7 +27,7 @@ fn _sign_api_token(tid: Uuid, role: &str, exp: Option<i64>, claims: JsonB) -> St
 
 /// The role the caller acts as (after `SET ROLE`, as PostgREST does), even inside a SECURITY
 /// DEFINER function, where `current_user` is the owner: recorded as `created_by`.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, schema = "auth_private")]
 fn _invoking_role() -> String {
     // SAFETY: GetOuterUserId reads a backend global; GetUserNameFromId with noerr = true returns
     // NULL for a dropped role instead of raising, and otherwise a palloc'd C string.

@@ -7,14 +7,22 @@ use auth_core::AuthError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
+/// The SQLSTATE of each kind of error. Exhaustive on purpose: a new variant of [`AuthError`] is a
+/// compile error here until it is given its code, never a silent `XX000`.
+fn code(err: &AuthError) -> PgSqlErrorCode {
+    match err {
+        AuthError::InvalidText(_) => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+        AuthError::InvalidParameter(_) | AuthError::Config(_) => {
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+        }
+        // A rejection reaching here is a bug in the SQL layer (rejections are returned to the
+        // plpgsql wrappers, which raise PT401): fail closed, loudly.
+        AuthError::Rejected(_) | AuthError::Internal(_) => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+    }
+}
+
 pub fn raise(err: AuthError) -> ! {
-    let code = match err.sqlstate() {
-        "22P02" => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-        "22023" => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        // A rejection reaching here is a bug in the SQL layer: fail closed, loudly.
-        _ => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-    };
-    ErrorReport::new(code, err.message(), "").report(PgLogLevel::ERROR);
+    ErrorReport::new(code(&err), err.message(), "").report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }
 

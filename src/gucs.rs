@@ -1,10 +1,16 @@
 //! Every setting of the extension, in one place, with typed getters.
 //!
 //! All are `SUSET`: only a superuser (or a role granted SET on it) changes them, so no API caller
-//! can swap the key or loosen a check for its own session. The two secrets are also
-//! `SUPERUSER_ONLY | NO_SHOW_ALL`: invisible to other roles through SHOW, `current_setting` and
-//! `pg_settings`. That only holds in backends where this library is loaded before the setting
-//! is read, hence the README's advice to put `auth` in `shared_preload_libraries`.
+//! can swap the key or loosen a check for its own session.
+//!
+//! The two secrets (`auth.jwt_secret`, `auth.proxy_secret`) are readable by no role at all through
+//! the settings machinery: `NO_SHOW_ALL` keeps them out of `pg_settings` (whose `reset_val` column
+//! would otherwise show the raw value), and a show hook answers SHOW and `current_setting` with a
+//! mask — `SUPERUSER_ONLY` alone is not enough, as members of `pg_read_all_settings` (and so
+//! `pg_monitor`) may read such settings. A check hook refuses them where PostgreSQL stores
+//! settings in world-readable catalogs (`ALTER DATABASE/ROLE ... SET`, a function's `SET`
+//! clause). That only holds in backends where this library is loaded before the setting is read,
+//! hence `shared_preload_libraries`.
 
 use std::ffi::{CStr, CString};
 
@@ -71,8 +77,85 @@ fn string(
     GucRegistry::define_string_guc(name, desc, c"", s, GucContext::Suset, flags);
 }
 
+/// What SHOW and `current_setting` answer for a secret that is set.
+const MASK: &CStr = c"(hidden)";
+
+fn mask(s: &GucSetting<Option<CString>>) -> *const std::ffi::c_char {
+    if text(s).is_some() {
+        MASK.as_ptr()
+    } else {
+        c"".as_ptr()
+    }
+}
+
+unsafe extern "C-unwind" fn show_jwt_secret() -> *const std::ffi::c_char {
+    mask(&JWT_SECRET)
+}
+
+unsafe extern "C-unwind" fn show_proxy_secret() -> *const std::ffi::c_char {
+    mask(&PROXY_SECRET)
+}
+
+/// Refuses a secret coming from a place every role can read: `pg_db_role_setting` (ALTER
+/// DATABASE / ROLE ... SET, checked as PGC_S_TEST when stored and applied as PGC_S_DATABASE,
+/// PGC_S_USER, PGC_S_DATABASE_USER or PGC_S_GLOBAL at connection) and `pg_proc.proconfig` (a
+/// function's SET clause, checked as PGC_S_TEST). postgresql.conf, its include files, ALTER SYSTEM
+/// and SET in a superuser's session stay allowed.
+unsafe extern "C-unwind" fn check_secret(
+    newval: *mut *mut std::ffi::c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    use pg_sys::GucSource::*;
+    // SAFETY: PostgreSQL passes a valid pointer to the candidate value (NULL or a C string).
+    let empty = unsafe { newval.is_null() || (*newval).is_null() || **newval == 0 };
+    if empty
+        || !matches!(
+            source,
+            PGC_S_TEST | PGC_S_GLOBAL | PGC_S_DATABASE | PGC_S_USER | PGC_S_DATABASE_USER
+        )
+    {
+        return true;
+    }
+    // SAFETY: GUC_check_errdetail_string must be palloc'd; pstrdup copies a static C string.
+    unsafe {
+        pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(
+            c"Every role can read settings stored with ALTER DATABASE/ROLE ... SET or in a function's SET clause; put the secret in postgresql.conf (an include file of mode 0600) or use ALTER SYSTEM."
+                .as_ptr(),
+        );
+    }
+    false
+}
+
+fn secret(
+    name: &'static CStr,
+    desc: &'static CStr,
+    s: &'static GucSetting<Option<CString>>,
+    show: unsafe extern "C-unwind" fn() -> *const std::ffi::c_char,
+) {
+    // SAFETY: static hooks with the signatures PostgreSQL expects for a string setting.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            name,
+            desc,
+            c"",
+            s,
+            GucContext::Suset,
+            SECRET,
+            Some(check_secret),
+            None,
+            Some(show),
+        );
+    }
+}
+
 pub fn init() {
-    string(c"auth.jwt_secret", c"Key for signing and verifying JWTs (falls back to pgrst.jwt_secret, then app.settings.jwt_secret).", &JWT_SECRET, SECRET);
+    secret(
+        c"auth.jwt_secret",
+        c"Key for signing and verifying JWTs.",
+        &JWT_SECRET,
+        show_jwt_secret,
+    );
     boolean(
         c"auth.jwt_secret_is_base64",
         c"auth.jwt_secret is base64 (standard or URL-safe).",
@@ -189,11 +272,11 @@ pub fn init() {
         c"check_request refuses access tokens whose session (sid) is no longer live.",
         &CHECK_SESSIONS,
     );
-    string(
+    secret(
         c"auth.proxy_secret",
         c"When set, API-token and API-key requests must carry it in x-proxy-secret.",
         &PROXY_SECRET,
-        SECRET,
+        show_proxy_secret,
     );
 }
 
@@ -204,7 +287,7 @@ fn text(s: &GucSetting<Option<CString>>) -> Option<String> {
 }
 
 /// Any setting's value, ours or not, None when unset or empty. Read without the privilege check
-/// SHOW applies: for the key fallbacks and for the request settings PostgREST sets
+/// SHOW applies: for the request settings PostgREST sets
 /// (`request.headers`, `request.cookies`, `response.headers`), which every role may read anyway.
 pub fn setting_value(name: &CStr) -> Option<String> {
     // SAFETY: GetConfigOption with missing_ok returns NULL or a valid C string owned by the GUC
@@ -217,18 +300,11 @@ pub fn setting_value(name: &CStr) -> Option<String> {
     (!value.is_empty()).then(|| value.into_owned())
 }
 
-/// The configured JWT secret, which setting it came from, and whether it is base64.
+/// The configured JWT secret, the setting it came from, and whether it is base64. Only
+/// `auth.jwt_secret`: PostgREST's `pgrst.jwt_secret` and `app.settings.jwt_secret`, which 0.1.0
+/// fell back to, are settings every role can read.
 pub fn jwt_secret() -> Option<(String, &'static str, bool)> {
-    if let Some(s) = text(&JWT_SECRET) {
-        return Some((s, "auth.jwt_secret", JWT_SECRET_IS_BASE64.get()));
-    }
-    if let Some(s) = setting_value(c"pgrst.jwt_secret") {
-        let b64 = setting_value(c"pgrst.jwt_secret_is_base64").is_some_and(|v| {
-            matches!(v.to_ascii_lowercase().as_str(), "true" | "on" | "1" | "yes")
-        });
-        return Some((s, "pgrst.jwt_secret", b64));
-    }
-    setting_value(c"app.settings.jwt_secret").map(|s| (s, "app.settings.jwt_secret", false))
+    text(&JWT_SECRET).map(|s| (s, "auth.jwt_secret", JWT_SECRET_IS_BASE64.get()))
 }
 
 /// True when `auth.jwt_secret` itself (not a fallback) holds a value.

@@ -35,11 +35,8 @@ fn caller_secret(secret: &str) -> Result<&[u8], AuthError> {
 /// The server's algorithm and key, from `auth.jwt_secret` or its fallbacks.
 pub fn server_key() -> Result<(Algorithm, Vec<u8>), AuthError> {
     let alg = Algorithm::parse(&gucs::jwt_algorithm())?;
-    let (value, setting, is_base64) = gucs::jwt_secret().ok_or_else(|| {
-        AuthError::Config(
-            "no JWT key is configured: set auth.jwt_secret (or pgrst.jwt_secret)".into(),
-        )
-    })?;
+    let (value, setting, is_base64) = gucs::jwt_secret()
+        .ok_or_else(|| AuthError::Config("no JWT key is configured: set auth.jwt_secret".into()))?;
     Ok((alg, secret::server_key(&value, is_base64, alg, setting)?))
 }
 
@@ -96,25 +93,31 @@ fn decode_for_pgjwt(token: &str, algorithm: &str) -> (Algorithm, Rc<jwt::Decoded
 }
 
 /// The header's JSON text as signed (json is stored as text, so no re-parse on the way out).
-#[pg_extern(sql = "
-CREATE FUNCTION auth._jwt_header(token text, algorithm text) RETURNS json
+#[pg_extern(
+    schema = "auth_private",
+    sql = "
+CREATE FUNCTION auth_private._jwt_header(token text, algorithm text) RETURNS json
 IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_header_wrapper';
-")]
+"
+)]
 fn _jwt_header(token: &str, algorithm: &str) -> String {
     decode_for_pgjwt(token, algorithm).1.header_json.clone()
 }
 
-#[pg_extern(sql = "
-CREATE FUNCTION auth._jwt_payload(token text, algorithm text) RETURNS json
+#[pg_extern(
+    schema = "auth_private",
+    sql = "
+CREATE FUNCTION auth_private._jwt_payload(token text, algorithm text) RETURNS json
 IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '_jwt_payload_wrapper';
-")]
+"
+)]
 fn _jwt_payload(token: &str, algorithm: &str) -> String {
     decode_for_pgjwt(token, algorithm).1.payload_json.clone()
 }
 
 /// pgjwt's `valid`: false for a bad signature, another `alg` (none included), `exp <= now` or
 /// `nbf > now`.
-#[pg_extern(stable, strict, parallel_safe)]
+#[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
 fn _jwt_valid(token: &str, secret: &str, algorithm: &str) -> bool {
     let (alg, decoded) = decode_for_pgjwt(token, algorithm);
     let key = caller_secret(secret).or_raise();
@@ -166,10 +169,23 @@ pub fn verify_with_server_key(
         issuer: issuer.as_deref(),
     };
     claims::check(&decoded.payload, &policy)?;
+    claims::check_no_nul(&decoded.payload)?;
     Ok(decoded.payload)
 }
 
-#[pg_extern(stable, strict, parallel_safe)]
+/// The claims of a token signed with the server key, checking the algorithm and the signature but
+/// not the time claims (logout accepts an expired access token to find the session to end).
+/// None for anything else: malformed, wrong algorithm, bad signature, a NUL in the claims, no
+/// usable key.
+pub fn signed_claims_ignoring_time(token: &str) -> Option<Map<String, Value>> {
+    let (alg, key) = server_key().ok()?;
+    let decoded = jwt::decode(token).ok()?;
+    decoded.verify_signature(token, alg, &key).ok()?;
+    claims::check_no_nul(&decoded.payload).ok()?;
+    Some(decoded.payload)
+}
+
+#[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
 fn _jwt_verify(
     token: &str,
 ) -> TableIterator<
@@ -186,8 +202,13 @@ fn _jwt_verify(
     TableIterator::once(row)
 }
 
-/// A non-secret setting's effective value, for the plpgsql flows; NULL for unknown names.
-#[pg_extern(stable, strict, parallel_safe)]
-fn _setting(name: &str) -> Option<String> {
-    gucs::setting_text(name)
+/// A non-secret setting's effective value, for the plpgsql flows. An unknown name is an error
+/// (a typo must never turn a check off by reading as NULL).
+#[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
+fn _setting(name: &str) -> String {
+    gucs::setting_text(name).unwrap_or_else(|| {
+        crate::error::raise(AuthError::Internal(format!(
+            "auth_private._setting: unknown setting {name:?}"
+        )))
+    })
 }

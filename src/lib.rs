@@ -12,6 +12,7 @@ mod error;
 mod gucs;
 mod jwt;
 mod passwords;
+mod request;
 mod sessions;
 
 pgrx::pg_module_magic!();
@@ -19,6 +20,7 @@ pgrx::pg_module_magic!();
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    passwords::init();
     // SAFETY: a plain flag PostgreSQL sets while it loads shared_preload_libraries.
     let preloaded = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
     if !preloaded && gucs::jwt_secret_configured() {
@@ -31,6 +33,11 @@ pub extern "C-unwind" fn _PG_init() {
     }
 }
 
+/// Schema `auth_private`: the internals (helpers of the flows, the request hook's slow path).
+/// `auth` holds the API PostgREST may expose; `auth_private` must never be exposed.
+#[pg_schema]
+mod auth_private {}
+
 extension_sql_file!(
     "../sql/jwt.sql",
     name = "jwt",
@@ -41,14 +48,24 @@ extension_sql_file!(
         jwt::_jwt_valid
     ]
 );
-extension_sql_file!("../sql/credentials.sql", name = "credentials");
+extension_sql_file!(
+    "../sql/credentials.sql",
+    name = "credentials",
+    requires = [
+        jwt::_setting,
+        request::_request_header,
+        check_request::_proxy_secret_matches
+    ]
+);
 extension_sql_file!(
     "../sql/api_tokens.sql",
     name = "api_tokens",
     requires = [
         "credentials",
         api_tokens::_sign_api_token,
-        api_tokens::_invoking_role
+        api_tokens::_invoking_role,
+        check_request::_valid_credential_name,
+        request::_require_committing_transaction
     ]
 );
 extension_sql_file!(
@@ -59,20 +76,11 @@ extension_sql_file!(
         api_keys::_new_api_key,
         api_keys::_api_key_hash,
         api_keys::_sign_api_key_token,
-        sessions::_add_response_headers,
-        check_request::_request_header,
-        check_request::_proxy_secret_matches
-    ]
-);
-extension_sql_file!(
-    "../sql/check_request.sql",
-    name = "check_request",
-    requires = [
-        "api_tokens",
-        "api_keys",
-        check_request::_claim_markers,
-        check_request::_request_header,
-        check_request::_proxy_secret_matches
+        check_request::_valid_credential_name,
+        check_request::_valid_plan,
+        request::_add_response_headers,
+        request::_request_header,
+        request::_require_committing_transaction
     ]
 );
 extension_sql_file!(
@@ -81,9 +89,10 @@ extension_sql_file!(
     requires = [
         "jwt",
         passwords::hash_password,
-        passwords::_check_password,
         passwords::_password_to_store,
-        passwords::_login_password_matches
+        passwords::_expect_imported_hash,
+        passwords::_keep_superuser_hash,
+        request::_require_committing_transaction
     ]
 );
 extension_sql_file!(
@@ -93,13 +102,29 @@ extension_sql_file!(
         "users",
         jwt::jwt_sign,
         jwt::_setting,
+        passwords::_check_password,
+        passwords::_login_password_matches,
         passwords::_password_needs_rehash,
         sessions::_new_refresh_token,
+        sessions::_refresh_token_hash,
         sessions::_clear_session_cookies,
-        sessions::_add_response_headers,
         sessions::_session_response,
-        sessions::_request_cookie,
-        sessions::_signed_claims_ignoring_time
+        request::_add_response_headers,
+        request::_request_cookie,
+        request::_caller_claims,
+        request::_require_committing_transaction,
+        check_request::_to_uuid
+    ]
+);
+extension_sql_file!(
+    "../sql/check_request.sql",
+    name = "check_request",
+    requires = [
+        "api_tokens",
+        "api_keys",
+        "sessions",
+        check_request::_claim_markers,
+        check_request::_may_carry_markers
     ]
 );
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);

@@ -7,87 +7,23 @@
 //! login and refresh, and each nested plpgsql call, `auth._setting` read and jsonb round trip
 //! costs there.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
 use auth_core::cookie::{self, Attributes};
-use auth_core::{jwt, token, AuthError};
+use auth_core::token;
 use pgrx::datum::JsonB;
 use pgrx::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::error::{raise, OrRaise};
+use crate::error::OrRaise;
 use crate::gucs;
-
-/// The cookie carrying the access token (a JWT), sent on every path.
-pub const ACCESS_COOKIE: &str = "access_token";
-/// The cookie carrying the opaque refresh token, sent only to `auth.refresh_cookie_path`.
-pub const REFRESH_COOKIE: &str = "refresh_token";
+use crate::request::{add_response_headers, ACCESS_COOKIE, REFRESH_COOKIE};
 
 /// A new refresh token: 256 bits from the OS CSPRNG, 43 base64url characters. Only its SHA-256
 /// is stored (`pg_catalog.sha256(convert_to(token, 'UTF8'))`).
-#[pg_extern(volatile, strict, parallel_safe)]
+#[pg_extern(volatile, strict, parallel_safe, schema = "auth_private")]
 fn _new_refresh_token() -> String {
     token::new_refresh_token().or_raise()
-}
-
-/// Sets a custom setting for the rest of the transaction, as `set_config(name, value, true)`.
-fn set_local(name: &CStr, value: &str) {
-    let value = CString::new(value)
-        .map_err(|_| AuthError::Internal("a setting value cannot hold a NUL byte".into()))
-        .or_raise();
-    // SAFETY: two valid C strings; errors are raised as PostgreSQL errors through pgrx's guard.
-    // The context is what set_config() passes.
-    unsafe {
-        let context = if pg_sys::superuser() {
-            pg_sys::GucContext::PGC_SUSET
-        } else {
-            pg_sys::GucContext::PGC_USERSET
-        };
-        pg_sys::set_config_option(
-            name.as_ptr(),
-            value.as_ptr(),
-            context,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_LOCAL,
-            true,
-            0,
-            false,
-        );
-    }
-}
-
-/// Appends entries to `response.headers` (a JSON array, as PostgREST reads it), keeping what an
-/// earlier step of the request (a db-pre-request function, say) put there. A value that is not
-/// JSON is 22P02 (as its `::jsonb` cast would be), JSON other than an array 22023.
-fn add_response_headers(entries: Vec<Value>) {
-    let mut headers = match gucs::setting_value(c"response.headers") {
-        None => Vec::with_capacity(entries.len()),
-        Some(text) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Array(current)) => current,
-            Ok(_) => raise(AuthError::InvalidParameter(
-                "response.headers is set but is not a JSON array".into(),
-            )),
-            Err(_) => raise(AuthError::InvalidText(
-                "response.headers is set but is not valid JSON".into(),
-            )),
-        },
-    };
-    headers.extend(entries);
-    let text = serde_json::to_string(&headers).expect("JSON values always serialize");
-    set_local(c"response.headers", &text);
-}
-
-/// `auth._add_response_headers(headers jsonb)`: [`add_response_headers`] for the plpgsql flows.
-/// `headers` must be a JSON array (22023 otherwise); NULL adds nothing.
-#[pg_extern(volatile, parallel_unsafe)]
-fn _add_response_headers(headers: Option<JsonB>) {
-    match headers {
-        None => {}
-        Some(JsonB(Value::Array(entries))) => add_response_headers(entries),
-        Some(_) => raise(AuthError::InvalidParameter(
-            "headers must be a JSON array".into(),
-        )),
-    }
 }
 
 /// The `{"Set-Cookie": …}` entries of the session cookies: `access_token` with `Path=/` and
@@ -134,7 +70,7 @@ fn session_cookies(
 
 /// Appends the clearing variants of both session cookies to `response.headers` (logout, and
 /// every refused refresh). Errors as for [`session_cookies`].
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, schema = "auth_private")]
 fn _clear_session_cookies() {
     add_response_headers(session_cookies(None, None, true));
 }
@@ -148,11 +84,14 @@ fn _clear_session_cookies() {
 /// `"token_type": "bearer"`, `"access_token"` and `"refresh_token"` when `auth.tokens_in_body` is
 /// on. Errors: no usable JWT key or a bad cookie setting (22023), `response.headers` holding
 /// something other than a JSON array (22023).
-#[pg_extern(sql = "
-CREATE FUNCTION auth._session_response(session_id uuid, username text, role name, refresh_token text)
+#[pg_extern(
+    schema = "auth_private",
+    sql = "
+CREATE FUNCTION auth_private._session_response(session_id uuid, username text, role name, refresh_token text)
 RETURNS jsonb VOLATILE PARALLEL UNSAFE
 LANGUAGE c AS 'MODULE_PATHNAME', '_session_response_wrapper';
-")]
+"
+)]
 fn _session_response(
     session_id: Option<pgrx::Uuid>,
     username: Option<&str>,
@@ -194,32 +133,18 @@ fn _session_response(
     JsonB(body)
 }
 
-/// A cookie of the current request: from `request.cookies` (the JSON object PostgREST sets),
-/// else from a `cookie` entry of `request.headers`. NULL when absent, empty, or when those
-/// settings do not parse: a request we cannot read carries no cookie. A value holding a NUL
-/// (a JSON `\u0000`; no cookie can carry one) is NULL too: PostgreSQL text cannot hold it, and
-/// `convert_to` would raise 22021 instead of the flows' 401.
-#[pg_extern(stable, strict, parallel_safe)]
-fn _request_cookie(name: &str) -> Option<String> {
-    let from_cookies = gucs::setting_value(c"request.cookies")
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|v| v.get(name).and_then(Value::as_str).map(str::to_owned));
-    let found = from_cookies.or_else(|| {
-        let headers = gucs::setting_value(c"request.headers")?;
-        let headers = serde_json::from_str::<Value>(&headers).ok()?;
-        let header = headers.get("cookie")?.as_str()?;
-        cookie::find_cookie(header, name).map(str::to_owned)
-    });
-    found.filter(|v| !v.is_empty() && !v.contains('\0'))
+/// The refresh-token digest stored in `auth.refresh_tokens.token_hash` and looked up by every
+/// flow: SHA-256 of the token's UTF-8 bytes.
+#[pg_extern(immutable, strict, parallel_safe, schema = "auth_private")]
+fn _refresh_token_hash(token: &str) -> Vec<u8> {
+    token::sha256(token.as_bytes())
 }
 
 /// The claims of a token signed with the server key, checking the algorithm and the signature but
-/// not the time claims: logout accepts an expired access token to find the session to end.
-/// NULL for anything else (malformed, wrong algorithm, bad signature, no usable key).
-#[pg_extern(stable, strict, parallel_safe)]
+/// not the time claims. NULL for anything else (malformed, wrong algorithm, bad signature, no
+/// usable key). Only the C symbol remains, for databases not yet updated from 0.1.0, whose logout
+/// calls it; 0.2.0 has no SQL function for it.
+#[pg_extern(sql = false)]
 fn _signed_claims_ignoring_time(token: &str) -> Option<JsonB> {
-    let (alg, key) = crate::jwt::server_key().ok()?;
-    let decoded = jwt::decode(token).ok()?;
-    decoded.verify_signature(token, alg, &key).ok()?;
-    Some(JsonB(Value::Object(decoded.payload)))
+    crate::jwt::signed_claims_ignoring_time(token).map(|c| JsonB(Value::Object(c)))
 }

@@ -101,7 +101,7 @@ mod tests {
             .collect()
     }
 
-    /// RFC 4231 test cases 1, 2 and 6, from the public vector file (shared/vectors).
+    /// RFC 4231 test cases 1, 2 and 6, from the public vector file (core/vectors).
     #[test]
     fn rfc4231_vectors_sign_and_verify() {
         let v: serde_json::Value =

@@ -30,9 +30,40 @@ fn numeric(payload: &Map<String, Value>, name: &str) -> Result<Option<f64>, Reje
     }
 }
 
-/// RFC 7519 §4.1: `exp` and `nbf` (with leeway), `iat` not in the future, `aud` and `iss` when
-/// the policy names them. A time claim that is present but not a number is refused: fail closed.
+/// Refuses a payload holding a NUL character (JSON `\u0000`) in any string, member names
+/// included, at any depth: `Malformed("payload holds a NUL character")`. PostgreSQL's text and
+/// jsonb cannot hold NUL, so such claims would fail later with 22P05 instead of a 401. Strings
+/// without NUL, and numbers, booleans and nulls, pass; an empty payload passes.
+pub fn check_no_nul(payload: &Map<String, Value>) -> Result<(), Rejection> {
+    // An explicit stack: claims built in code may nest deeper than parsed JSON can (128 levels).
+    let mut pending: Vec<&Map<String, Value>> = vec![payload];
+    let mut values: Vec<&Value> = Vec::new();
+    let refused = Err(Rejection::Malformed("payload holds a NUL character"));
+    while let Some(map) = pending.pop() {
+        for (name, value) in map {
+            if name.contains('\0') {
+                return refused;
+            }
+            values.push(value);
+        }
+        while let Some(value) = values.pop() {
+            match value {
+                Value::String(s) if s.contains('\0') => return refused,
+                Value::Array(items) => values.extend(items),
+                Value::Object(inner) => pending.push(inner),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The strict claim policy of `auth.jwt_verify`, in this order: [`check_no_nul`] (so claims that
+/// pass can be handed to PostgreSQL), then RFC 7519 §4.1: `exp` and `nbf` (with leeway), `iat`
+/// not in the future, `aud` and `iss` when the policy names them. A time claim that is present
+/// but not a number is refused: fail closed.
 pub fn check(payload: &Map<String, Value>, policy: &Policy) -> Result<(), Rejection> {
+    check_no_nul(payload)?;
     if let Some(exp) = numeric(payload, "exp")? {
         if policy.now >= exp + policy.leeway {
             return Err(Rejection::Expired);
@@ -182,6 +213,52 @@ mod tests {
         );
         // Without a configured audience the claim is not looked at.
         assert_eq!(check(&obj(json!({"aud": 5})), &policy()), Ok(()));
+    }
+
+    #[test]
+    fn nul_anywhere_is_refused() {
+        let want = Err(Rejection::Malformed("payload holds a NUL character"));
+        // Parsed from JSON text, as a token's payload is.
+        let parse = |text: &str| -> Map<String, Value> { serde_json::from_str(text).unwrap() };
+        for text in [
+            r#"{"role":"\u0000"}"#,
+            r#"{"role":"admin\u0000"}"#,
+            r#"{"\u0000":1}"#,
+            r#"{"ro\u0000le":"admin"}"#,
+            r#"{"app":{"team":"a\u0000b"}}"#,
+            r#"{"app":{"x\u0000":null}}"#,
+            r#"{"groups":["a","b\u0000"]}"#,
+            r#"{"deep":[[[{"k":[{"v":"\u0000"}]}]]]}"#,
+            r#"{"exp":1,"sub":"\u0000"}"#,
+        ] {
+            let payload = parse(text);
+            assert_eq!(check_no_nul(&payload), want, "{text}");
+            // check runs it first: before the expired exp of the last case, say.
+            assert_eq!(check(&payload, &policy()), want, "{text}");
+        }
+        for text in [
+            "{}",
+            r#"{"role":"anon","n":0,"f":false,"z":null}"#,
+            // An escaped backslash followed by "u0000" is six characters, not a NUL.
+            r#"{"path":"\\u0000"}"#,
+            r#"{"a":["\u0001","\u001f"],"b":{"c":"0"}}"#,
+            r#"{"u":"é€😀"}"#,
+        ] {
+            assert_eq!(check_no_nul(&parse(text)), Ok(()), "{text}");
+        }
+        assert_eq!(
+            Rejection::Malformed("payload holds a NUL character").message(),
+            "malformed token: payload holds a NUL character"
+        );
+        // Built in code, nested deeper than serde_json parses (128 levels).
+        let mut v = json!("x\0");
+        for _ in 0..300 {
+            v = json!({ "a": [v] });
+        }
+        let Value::Object(deep) = v else {
+            unreachable!()
+        };
+        assert_eq!(check_no_nul(&deep), want);
     }
 
     #[test]

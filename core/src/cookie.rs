@@ -103,7 +103,10 @@ pub fn parse_cookie_header(header: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// The first cookie of that name: browsers send the most specific path first (RFC 6265 §5.4).
+/// The value of the first cookie of that name in a `Cookie` header (browsers send the most
+/// specific path first, RFC 6265 §5.4); later ones of the same name are ignored. `None` when no
+/// pair has that name. The value may be empty. For a credential, use
+/// [`crate::request::credential_cookie`] instead: it refuses a name sent twice.
 pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     parse_cookie_header(header)
         .into_iter()

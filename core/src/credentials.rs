@@ -35,6 +35,21 @@ pub fn check_extra_claims(claims: &Value) -> Result<&Map<String, Value>, AuthErr
     Ok(map)
 }
 
+/// The name of an API token or key: 1 to 256 characters. The one rule, used by the tables'
+/// CHECK constraints and by the functions that create credentials.
+pub fn valid_name(name: &str) -> bool {
+    (1..=256).contains(&name.chars().count())
+}
+
+/// An API key's plan: 1 to 64 characters among `A-Z a-z 0-9 _ . : -` (it travels in a response
+/// header and a claim). Used by the table's CHECK constraint and by `create_api_key`.
+pub fn valid_plan(plan: &str) -> bool {
+    (1..=64).contains(&plan.len())
+        && plan
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
+
 /// The credential markers of one request's claims.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Markers {
@@ -191,5 +206,16 @@ mod tests {
             b"s3cret-proxy-value-and-more",
             b"s3cret-proxy-value"
         ));
+    }
+
+    #[test]
+    fn names_and_plans() {
+        assert!(valid_name("a") && valid_name(&"é".repeat(256)));
+        assert!(!valid_name("") && !valid_name(&"a".repeat(257)));
+        assert!(valid_plan("pro") && valid_plan("team:gold-2.v1_x") && valid_plan(&"a".repeat(64)));
+        for bad in ["", "a b", "pro\n", "é", "a;b", "x/y"] {
+            assert!(!valid_plan(bad), "{bad:?}");
+        }
+        assert!(!valid_plan(&"a".repeat(65)));
     }
 }

@@ -3,6 +3,10 @@
 //! `decode` checks structure only; `verify_signature` checks `alg` against the algorithm the
 //! caller pinned and the MAC. Claims (time, audience, issuer) are checked in [`crate::claims`].
 
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::Rejection;
@@ -24,31 +28,141 @@ pub struct Decoded {
     signature: Vec<u8>,
 }
 
+/// The error [`UniqueNames`] stops with; it names no member (a token's text is never echoed).
+const DUPLICATE_NAME: &str = "duplicate member name";
+
+/// Walks one JSON value and fails on the first object, at any depth, that names a member twice
+/// (names compared after unescaping, as `Map` keys are: `"a"` and `"\u0061"` are the same name).
+struct UniqueNames;
+
+impl<'de> DeserializeSeed<'de> for UniqueNames {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueNames {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i128<E>(self, _: i128) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u128<E>(self, _: u128) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueNames)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if !seen.insert(name) {
+                return Err(de::Error::custom(DUPLICATE_NAME));
+            }
+            map.next_value_seed(UniqueNames)?;
+        }
+        Ok(())
+    }
+}
+
+/// True when no object in `json` (a text that parses as JSON) names a member twice.
+fn has_unique_names(json: &str) -> bool {
+    let mut de = serde_json::Deserializer::from_str(json);
+    UniqueNames.deserialize(&mut de).is_ok() && de.end().is_ok()
+}
+
 fn segment_json(
     segment: &str,
     what: &'static str,
 ) -> Result<(String, Map<String, Value>), Rejection> {
-    let bytes = base64url::decode_strict(segment).ok_or(Rejection::Malformed(match what {
-        "header" => "header is not base64url",
-        _ => "payload is not base64url",
+    let header = what == "header";
+    let bytes = base64url::decode_strict(segment).ok_or(Rejection::Malformed(if header {
+        "header is not base64url"
+    } else {
+        "payload is not base64url"
     }))?;
     let text = String::from_utf8(bytes).map_err(|_| {
-        Rejection::Malformed(match what {
-            "header" => "header is not UTF-8",
-            _ => "payload is not UTF-8",
+        Rejection::Malformed(if header {
+            "header is not UTF-8"
+        } else {
+            "payload is not UTF-8"
         })
     })?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) => Ok((text, map)),
-        _ => Err(Rejection::Malformed(match what {
-            "header" => "header is not a JSON object",
-            _ => "payload is not a JSON object",
-        })),
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text) else {
+        return Err(Rejection::Malformed(if header {
+            "header is not a JSON object"
+        } else {
+            "payload is not a JSON object"
+        }));
+    };
+    // `Map` keeps the last of two same-named members, other parsers the first or both: refused
+    // rather than read one way here and another downstream (RFC 7515 §4, §5.2; RFC 7519 §4).
+    if !has_unique_names(&text) {
+        return Err(Rejection::Malformed(if header {
+            "header has a duplicate member name"
+        } else {
+            "payload has a duplicate member name"
+        }));
     }
+    Ok((text, map))
 }
 
 /// Splits and decodes a compact JWS, refusing anything that is not exactly
-/// `base64url(JSON object) . base64url(JSON object) . base64url(bytes)`.
+/// `base64url(JSON object) . base64url(JSON object) . base64url(bytes)`, with these strictness
+/// rules for every caller (strict `jwt_verify` and the pgjwt API alike):
+///
+/// - an object that names a member twice is refused, in the header or the payload and at any
+///   depth (`Malformed("header has a duplicate member name")`, `"payload has …"`): the JSON
+///   parsers that read claims downstream disagree on which one counts (jsonb keeps the last,
+///   `json` keeps both), so such a token has no single meaning (RFC 7515 §4, RFC 7519 §4);
+/// - a header carrying `crit` is refused (`Malformed("header has \"crit\"")`): it lists
+///   extensions the recipient must understand, and we implement none (RFC 7515 §4.1.11);
+/// - an empty text is refused like any other text without three segments.
+///
+/// Accepted tokens decode exactly as before: `header_json`/`payload_json` are the signed texts
+/// byte for byte and the maps are `serde_json`'s reading of them.
 pub fn decode(token: &str) -> Result<Decoded, Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Rejection::TooLarge);
@@ -60,6 +174,9 @@ pub fn decode(token: &str) -> Result<Decoded, Rejection> {
         return Err(Rejection::Malformed("expected 3 segments separated by '.'"));
     };
     let (header_json, header) = segment_json(h, "header")?;
+    if header.contains_key("crit") {
+        return Err(Rejection::Malformed("header has \"crit\""));
+    }
     let (payload_json, payload) = segment_json(p, "payload")?;
     let signature =
         base64url::decode_strict(s).ok_or(Rejection::Malformed("signature is not base64url"))?;
@@ -128,7 +245,7 @@ pub fn encode_claims(claims: &Map<String, Value>, alg: Algorithm, key: &[u8]) ->
 mod tests {
     use super::*;
 
-    // RFC 7515 Appendix A.1, from shared/vectors/jwt_hmac_vectors.json.
+    // RFC 7515 Appendix A.1, from core/vectors/jwt_hmac_vectors.json.
     fn a1() -> Value {
         let v: Value =
             serde_json::from_str(include_str!("../vectors/jwt_hmac_vectors.json")).unwrap();
@@ -343,5 +460,115 @@ mod tests {
                 .verify_signature(&t, Algorithm::HS512, &[9u8; 64]),
             Err(Rejection::WrongAlgorithm)
         );
+    }
+
+    /// A token over `header`/`payload` texts, signed correctly with `key` under HS256.
+    fn signed(header: &str, payload: &str, key: &[u8]) -> String {
+        let input = format!("{}.{}", b64(header), b64(payload));
+        let mac = Algorithm::HS256.sign(key, input.as_bytes());
+        format!("{input}.{}", base64url::encode(&mac))
+    }
+
+    #[test]
+    fn duplicate_member_names_are_refused_even_when_signed() {
+        let key = [5u8; 32];
+        let dup_header = Rejection::Malformed("header has a duplicate member name");
+        let dup_payload = Rejection::Malformed("payload has a duplicate member name");
+        let cases = [
+            (r#"{"alg":"none","alg":"HS256"}"#, "{}", dup_header),
+            (r#"{"alg":"HS256","alg":"none"}"#, "{}", dup_header),
+            (r#"{"alg":"HS256","alg":"HS256"}"#, "{}", dup_header),
+            // Names are compared after unescaping, as the map's keys are.
+            (r#"{"alg":"HS256","\u0061lg":"HS256"}"#, "{}", dup_header),
+            (
+                r#"{"alg":"HS256","typ":"JWT","typ":"JOSE"}"#,
+                "{}",
+                dup_header,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":1,"role":"anon","exp":99999999999}"#,
+                dup_payload,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"role":"anon","role":"admin"}"#,
+                dup_payload,
+            ),
+            (r#"{"alg":"HS256"}"#, r#"{"a":1,"a":1}"#, dup_payload),
+            // Nested objects too, inside objects and arrays.
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"app":{"role":"a","role":"b"}}"#,
+                dup_payload,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"l":[1,{"x":{},"x":[]}]}"#,
+                dup_payload,
+            ),
+            (
+                r#"{"alg":"HS256","jwk":{"k":"a","k":"b"}}"#,
+                "{}",
+                dup_header,
+            ),
+        ];
+        for (header, payload, want) in cases {
+            let t = signed(header, payload, &key);
+            assert_eq!(decode(&t).unwrap_err(), want, "{header} {payload}");
+        }
+        // The header is read first: a token bad in both says so of its header.
+        let t = signed(r#"{"alg":"HS256","alg":"HS256"}"#, r#"{"a":1,"a":2}"#, &key);
+        assert_eq!(decode(&t).unwrap_err(), dup_header);
+        // The message names the reason, never the member.
+        assert_eq!(
+            dup_payload.message(),
+            "malformed token: payload has a duplicate member name"
+        );
+    }
+
+    #[test]
+    fn distinct_names_are_not_duplicates() {
+        let key = [5u8; 32];
+        for payload in [
+            r#"{"a":1,"A":1}"#,
+            r#"{"a":{"a":1},"b":{"a":2}}"#,
+            r#"{"a":[{"x":1},{"x":2}]}"#,
+            r#"{"a":"a","b":"a"}"#,
+            r#"{"":1,"\u0000":2," ":3}"#,
+            r#"{"é":1,"e\u0301":2}"#,
+        ] {
+            let t = signed(r#"{"alg":"HS256","typ":"JWT"}"#, payload, &key);
+            let d = decode(&t).unwrap_or_else(|r| panic!("{payload}: {r:?}"));
+            assert_eq!(d.payload_json, payload);
+            d.verify_signature(&t, Algorithm::HS256, &key).unwrap();
+        }
+    }
+
+    #[test]
+    fn crit_headers_are_refused() {
+        let key = [6u8; 32];
+        let want = Rejection::Malformed("header has \"crit\"");
+        for header in [
+            r#"{"alg":"HS256","crit":["exp"],"exp":1363284000}"#,
+            r#"{"alg":"HS256","crit":[]}"#,
+            r#"{"crit":null,"alg":"HS256"}"#,
+            r#"{"alg":"none","crit":["b64"],"b64":false}"#,
+        ] {
+            let t = signed(header, r#"{"role":"admin"}"#, &key);
+            assert_eq!(decode(&t).unwrap_err(), want, "{header}");
+        }
+        assert_eq!(want.message(), "malformed token: header has \"crit\"");
+        // A "crit" claim in the payload is only a claim; a near name in the header is not crit.
+        for (header, payload) in [
+            (r#"{"alg":"HS256"}"#, r#"{"crit":["exp"]}"#),
+            (r#"{"alg":"HS256","Crit":[]}"#, "{}"),
+        ] {
+            let t = signed(header, payload, &key);
+            decode(&t)
+                .unwrap()
+                .verify_signature(&t, Algorithm::HS256, &key)
+                .unwrap();
+        }
     }
 }

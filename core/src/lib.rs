@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod error;
 pub mod jwt;
 pub mod password;
+pub mod request;
 pub mod secret;
 pub mod token;
 

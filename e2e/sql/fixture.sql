@@ -1,4 +1,5 @@
--- The database the e2e stack serves: the extension, PostgREST's roles, and one small API per seed.
+-- The database the e2e stack serves: the extension, PostgREST's roles, and one small API per use:
+-- browser sessions, multi-tenant row-level security, API tokens, API keys.
 -- Run once as the superuser before PostgREST starts (so its schema cache sees everything).
 
 CREATE EXTENSION auth;
@@ -6,10 +7,10 @@ CREATE EXTENSION auth;
 -- PostgREST logs in as authenticator and switches to the anonymous role or the JWT's role.
 CREATE ROLE authenticator LOGIN NOINHERIT;
 CREATE ROLE anon NOLOGIN;          -- db-anon-role
-CREATE ROLE member NOLOGIN;        -- logged-in users (seed 001's basic_subscriber) and seed 003's tenants
-CREATE ROLE tokenauthed NOLOGIN;   -- seed 004's API tokens
-CREATE ROLE web_trial NOLOGIN;     -- seed 002's plans: free_trial
-CREATE ROLE web_paid NOLOGIN;      --                    pro
+CREATE ROLE member NOLOGIN;        -- logged-in users, and the members of the tenants
+CREATE ROLE tokenauthed NOLOGIN;   -- API tokens
+CREATE ROLE web_trial NOLOGIN;     -- API keys of plan free_trial
+CREATE ROLE web_paid NOLOGIN;      --                  pro
 CREATE ROLE auditor NOLOGIN;       -- a valid role granted nothing on the API tables (403s)
 GRANT anon, member, tokenauthed, web_trial, web_paid, auditor TO authenticator;
 
@@ -38,7 +39,7 @@ AS $$
                          FROM jsonb_object_keys(coalesce(nullif(current_setting('request.headers', true), ''), '{}')::jsonb) AS k))
 $$;
 
--- Seed 001: each logged-in user sees and adds only their own tasks.
+-- Browser sessions: each logged-in user sees and adds only their own tasks.
 CREATE TABLE api.task (
     id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     owner text NOT NULL DEFAULT auth.uid(),
@@ -46,14 +47,14 @@ CREATE TABLE api.task (
 );
 ALTER TABLE api.task ENABLE ROW LEVEL SECURITY;
 CREATE POLICY task_own ON api.task TO member
-    USING (owner = auth.uid()) WITH CHECK (owner = auth.uid());
+    USING (owner = (SELECT auth.uid())) WITH CHECK (owner = (SELECT auth.uid()));
 GRANT SELECT, INSERT ON api.task TO member;
 INSERT INTO api.task (owner, title) VALUES
     ('demo', 'write the e2e suite'),
     ('demo', 'run it'),
     ('mallory', 'a task demo must never see');
 
--- Seed 003: documents isolated per tenant (the "tenant" claim) by RLS; a public table anyone
+-- Tenants: documents isolated per tenant (the "tenant" claim) by RLS; a public table anyone
 -- reads; an admin table no API role is granted.
 CREATE TABLE api.documents (
     id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -63,7 +64,8 @@ CREATE TABLE api.documents (
 );
 ALTER TABLE api.documents ENABLE ROW LEVEL SECURITY;
 CREATE POLICY documents_tenant ON api.documents TO member
-    USING (tenant = auth.claim('tenant')) WITH CHECK (tenant = auth.claim('tenant') AND author = auth.uid());
+    USING (tenant = (SELECT auth.claim('tenant')))
+    WITH CHECK (tenant = (SELECT auth.claim('tenant')) AND author = (SELECT auth.uid()));
 GRANT SELECT, INSERT ON api.documents TO member;
 INSERT INTO api.documents (tenant, author, title) VALUES
     ('acme', 'alice', 'acme roadmap'),
@@ -77,7 +79,7 @@ INSERT INTO api.notices VALUES (1, 'maintenance on sunday');
 CREATE TABLE api.admin_audit (id int PRIMARY KEY, what text NOT NULL);
 INSERT INTO api.admin_audit VALUES (1, 'nobody but the owner reads this');
 
--- Seed 004: contacts per organisation; an API token's "sub" claim names its organisation.
+-- API tokens: contacts per organisation; an API token's "sub" claim names its organisation.
 CREATE TABLE api.contact (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     organisation text NOT NULL DEFAULT auth.uid(),
@@ -85,14 +87,14 @@ CREATE TABLE api.contact (
 );
 ALTER TABLE api.contact ENABLE ROW LEVEL SECURITY;
 CREATE POLICY contact_org ON api.contact TO tokenauthed
-    USING (organisation = auth.uid()) WITH CHECK (organisation = auth.uid());
+    USING (organisation = (SELECT auth.uid())) WITH CHECK (organisation = (SELECT auth.uid()));
 GRANT SELECT, INSERT ON api.contact TO tokenauthed;
 INSERT INTO api.contact (organisation, full_name) VALUES
     ('org-a', 'Ada Lovelace'),
     ('org-a', 'Alan Turing'),
     ('org-b', 'Grace Hopper');
 
--- Seed 002: telemetry, the latest readings public, the detailed ones for paying keys only.
+-- API keys: telemetry, the latest readings public, the detailed ones for paying keys only.
 CREATE TABLE api.telemetry_latest (sensor text PRIMARY KEY, value numeric NOT NULL);
 GRANT SELECT ON api.telemetry_latest TO anon, web_trial, web_paid;
 INSERT INTO api.telemetry_latest VALUES ('t1', 21.5), ('t2', 19.0);

@@ -1,5 +1,5 @@
 //! SQL access to the scratch cluster: superuser connections over its Unix socket, and a replay of
-//! the transaction PostgREST 12 runs for one request (shared/postgrest-contract.md), for the
+//! the transaction PostgREST 12 runs for one request (docs/postgrest.md describes it), for the
 //! concurrency and dump/restore checks that need many connections or a second database.
 
 use std::path::{Path, PathBuf};

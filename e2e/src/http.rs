@@ -1,5 +1,5 @@
 //! A small HTTP/1.1 client over loopback (ureq, no TLS, no cookie jar: the scenarios carry their
-//! cookies by hand, the way seed 001's curl session does) and the reply with helpers to assert
+//! cookies by hand, the way a curl session does) and the reply with helpers to assert
 //! on status, headers, cookies and JSON bodies.
 
 use std::fmt;

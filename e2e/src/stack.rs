@@ -1,6 +1,7 @@
 //! The live stack: a scratch PostgreSQL cluster with `auth` preloaded, PostgREST 12.0.2 with
-//! `db-pre-request = auth.check_request`, Caddy (seeds 000/001) and nginx (seed 002) in front of
-//! it. Everything on loopback, on ports probed free, under `target/e2e/`; every daemon stopped
+//! `db-pre-request = auth.check_request`, Caddy (browser sessions) and nginx (API keys) in front of
+//! it. The daemons run the configuration files of `e2e/conf/`, which the documentation links.
+//! Everything on loopback, on ports probed free, under `target/e2e/`; every daemon stopped
 //! when the `Stack` is dropped (also on panic), and by a watchdog if the suite overruns.
 //!
 //! Which PostgreSQL: the one whose `pg_config` is in `$PG_CONFIG` (its `--bindir` has `initdb`,
@@ -58,8 +59,106 @@ pub struct Stack {
     /// auth.proxy_secret: the gateways add it as X-Proxy-Secret.
     pub proxy_secret: String,
     pub http: Http,
+    /// What it takes to start one more PostgREST on the same database (`spawn_postgrest`).
+    postgrest_launcher: PostgrestLauncher,
     _watchdog: Watchdog,
     _lock: Option<File>,
+}
+
+/// A PostgREST started by a scenario next to the stack's own (`Stack::spawn_postgrest`), stopped
+/// when dropped.
+pub struct ExtraPostgrest {
+    daemon: Daemon,
+    /// Its address, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// Its admin server (`/live`, `/ready`, `/config`).
+    pub admin_url: String,
+}
+
+impl ExtraPostgrest {
+    /// Panics unless it is still running.
+    pub fn assert_alive(&mut self) {
+        let d = &mut self.daemon;
+        assert!(
+            d.alive(),
+            "{} died; log {}:\n{}",
+            d.name,
+            d.log.display(),
+            d.log_tail(4000)
+        );
+    }
+}
+
+/// e2e/conf/postgrest.conf with what fills its markers, to start PostgREST instances from it.
+struct PostgrestLauncher {
+    template: String,
+    bin: PathBuf,
+    dir: PathBuf,
+    socket_dir: PathBuf,
+    pg_port: u16,
+    jwt_secret: String,
+}
+
+impl PostgrestLauncher {
+    /// Starts PostgREST `name` on a free port (never one in `avoid`) with the configuration file
+    /// filled in for it and the environment variables `env` added (PostgREST reads `PGRST_*`
+    /// variables, which win over the file). Returns it once its admin `/ready` answers 200.
+    fn start(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        avoid: &[u16],
+        http: &Http,
+    ) -> (Daemon, u16, u16) {
+        let mut admin_port = 0;
+        let (daemon, port) = start_http_daemon(
+            name,
+            avoid,
+            Duration::from_secs(30),
+            http,
+            |port| {
+                let mut avoid_admin = avoid.to_vec();
+                avoid_admin.push(port);
+                let admin = free_port(&avoid_admin);
+                admin_port = admin;
+                let conf = self
+                    .template
+                    .replace("@@PG_SOCKET_DIR@@", self.socket_dir.to_str().unwrap())
+                    .replace("@@PG_PORT@@", &self.pg_port.to_string())
+                    .replace("@@JWT_SECRET@@", &self.jwt_secret)
+                    .replace("@@PORT@@", &port.to_string())
+                    .replace("@@ADMIN_PORT@@", &admin.to_string());
+                // Markers left outside comments (the file's comments name them as @@...@@).
+                assert!(
+                    !conf
+                        .lines()
+                        .any(|l| !l.trim_start().starts_with('#') && l.contains("@@")),
+                    "a marker of e2e/conf/postgrest.conf is left"
+                );
+                let conf_path = self.dir.join(format!("{name}.conf"));
+                write_private(&conf_path, &conf);
+                let mut cmd = Command::new(&self.bin);
+                cmd.arg(&conf_path);
+                // Only the variables asked for: none inherited from whoever runs the suite.
+                for (k, _) in std::env::vars() {
+                    if k.starts_with("PGRST_") {
+                        cmd.env_remove(k);
+                    }
+                }
+                cmd.envs(env.iter().copied());
+                let d = Daemon::spawn(
+                    name,
+                    &mut cmd,
+                    self.dir.join(format!("{name}.log")),
+                    self.dir.join(format!("{name}.pid")),
+                    libc::SIGTERM,
+                );
+                (d, format!("http://127.0.0.1:{admin}/ready"))
+            },
+            None,
+        );
+        (daemon, port, admin_port)
+    }
 }
 
 impl Stack {
@@ -222,44 +321,24 @@ impl Stack {
 
         // --- PostgREST ---
         let http = Http::new();
-        let (postgrest, pgrst_port) = start_http_daemon(
-            "PostgREST",
-            &[pg_port],
-            Duration::from_secs(30),
-            &http,
-            |port| {
-                let admin = free_port(&[pg_port, port]);
-                write_private(
-                    &dir.join("postgrest.conf"),
-                    &format!(
-                        "db-uri = \"postgresql://authenticator@/postgres?host={}&port={pg_port}\"\n\
-                         db-schemas = \"api, auth\"\n\
-                         db-anon-role = \"{ANON}\"\n\
-                         db-pool = 10\n\
-                         db-pre-request = \"auth.check_request\"\n\
-                         jwt-secret = \"{jwt_secret}\"\n\
-                         jwt-secret-is-base64 = false\n\
-                         server-host = \"127.0.0.1\"\n\
-                         server-port = {port}\n\
-                         admin-server-port = {admin}\n\
-                         log-level = \"warn\"\n",
-                        socket_dir.display()
-                    ),
-                );
-                let d = Daemon::spawn(
-                    "postgrest",
-                    Command::new(&postgrest_bin).arg(dir.join("postgrest.conf")),
-                    dir.join("postgrest.log"),
-                    dir.join("postgrest.pid"),
-                    libc::SIGTERM,
-                );
-                (d, format!("http://127.0.0.1:{admin}/ready"))
-            },
-            None,
+        let postgrest_conf = fs::read_to_string(root.join("e2e/conf/postgrest.conf")).unwrap();
+        assert!(
+            postgrest_conf.contains(&format!("\ndb-anon-role = \"{ANON}\"\n")),
+            "e2e/conf/postgrest.conf must set db-anon-role = \"{ANON}\""
         );
+        let postgrest_launcher = PostgrestLauncher {
+            template: postgrest_conf,
+            bin: postgrest_bin,
+            dir: dir.clone(),
+            socket_dir: socket_dir.clone(),
+            pg_port,
+            jwt_secret: jwt_secret.clone(),
+        };
+        let (postgrest, pgrst_port, _) =
+            postgrest_launcher.start("postgrest", &[], &[pg_port], &http);
         let postgrest_url = format!("http://127.0.0.1:{pgrst_port}");
 
-        // --- Caddy (seeds 000/001) ---
+        // --- Caddy: the access_token cookie copied into Authorization ---
         let caddy_dir = dir.join("caddy");
         fs::create_dir_all(&caddy_dir).unwrap();
         let caddyfile = fs::read_to_string(root.join("e2e/conf/Caddyfile")).unwrap();
@@ -291,7 +370,7 @@ impl Stack {
             None,
         );
 
-        // --- nginx (seed 002) ---
+        // --- nginx: X-Api-Key exchanged for a JWT through auth_request ---
         let nginx_dir = dir.join("nginx");
         fs::create_dir_all(nginx_dir.join("tmp")).unwrap();
         let nginx_conf = fs::read_to_string(root.join("e2e/conf/nginx.conf")).unwrap();
@@ -350,8 +429,34 @@ impl Stack {
             jwt_secret,
             proxy_secret,
             http,
+            postgrest_launcher,
             _watchdog: watchdog,
             _lock: lock,
+        }
+    }
+
+    /// Starts one more PostgREST on the same database and the same configuration file
+    /// (e2e/conf/postgrest.conf, on its own ports), with the `PGRST_*` environment variables
+    /// `env` on top: for a scenario that needs a setting the documented configuration does not
+    /// have. Its files are `target/e2e/<name>.{conf,log,pid}`; it stops when dropped.
+    pub fn spawn_postgrest(&self, name: &str, env: &[(&str, &str)]) -> ExtraPostgrest {
+        assert!(
+            name.starts_with("postgrest-")
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "extra PostgREST names are postgrest-<letters, digits, dashes>: {name}"
+        );
+        let port_of = |url: &str| -> u16 { url.rsplit(':').next().unwrap().parse().unwrap() };
+        let avoid = [
+            self.pg.port,
+            port_of(&self.postgrest_url),
+            port_of(&self.caddy_url),
+            port_of(&self.nginx_url),
+        ];
+        let (daemon, port, admin) = self.postgrest_launcher.start(name, env, &avoid, &self.http);
+        ExtraPostgrest {
+            daemon,
+            url: format!("http://127.0.0.1:{port}"),
+            admin_url: format!("http://127.0.0.1:{admin}"),
         }
     }
 
@@ -497,6 +602,15 @@ fn clean_leftovers(dir: &Path, pg_bin: &Path) {
         ("postgrest", libc::SIGTERM),
     ] {
         process::stop_leftover(&dir.join(format!("{name}.pid")), marker, sig);
+    }
+    // PostgREST instances started by scenarios (Stack::spawn_postgrest): postgrest-<name>.pid.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if file.starts_with("postgrest-") && file.ends_with(".pid") {
+                process::stop_leftover(&e.path(), marker, libc::SIGTERM);
+            }
+        }
     }
     let data = dir.join("pg/data");
     if data.join("postmaster.pid").exists() {

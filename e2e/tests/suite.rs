@@ -14,18 +14,18 @@ type Scenario = fn(&mut Stack);
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("jwt_over_postgrest", scenarios::jwt::jwt_over_postgrest),
     (
-        "seed001_session_via_caddy",
-        scenarios::session::seed001_session_via_caddy,
+        "browser_session_via_caddy",
+        scenarios::session::browser_session_via_caddy,
     ),
     (
-        "seed004_api_tokens",
-        scenarios::api_tokens::seed004_api_tokens,
+        "api_tokens_over_postgrest",
+        scenarios::api_tokens::api_tokens_over_postgrest,
     ),
     (
-        "seed002_api_keys_via_nginx",
-        scenarios::api_keys::seed002_api_keys_via_nginx,
+        "api_keys_via_nginx",
+        scenarios::api_keys::api_keys_via_nginx,
     ),
-    ("seed003_rls_matrix", scenarios::rls::seed003_rls_matrix),
+    ("rls_matrix", scenarios::rls::rls_matrix),
     (
         "concurrent_refresh",
         scenarios::concurrency::concurrent_refresh,
@@ -35,6 +35,34 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         scenarios::concurrency::concurrent_logins,
     ),
     ("revocation_races", scenarios::concurrency::revocation_races),
+    (
+        "read_only_credential_calls",
+        scenarios::attacks::read_only_credential_calls,
+    ),
+    (
+        "rollback_preference",
+        scenarios::attacks::rollback_preference,
+    ),
+    (
+        "logged_out_cookie_proves_nothing",
+        scenarios::attacks::logged_out_cookie_proves_nothing,
+    ),
+    (
+        "cookie_tossing_via_gateways",
+        scenarios::attacks::cookie_tossing_via_gateways,
+    ),
+    (
+        "private_helpers_unreachable",
+        scenarios::attacks::private_helpers_unreachable,
+    ),
+    (
+        "minting_for_unheld_role",
+        scenarios::attacks::minting_for_unheld_role,
+    ),
+    (
+        "change_password_with_stolen_token",
+        scenarios::attacks::change_password_with_stolen_token,
+    ),
     ("dump_restore", scenarios::durability::dump_restore),
     (
         "extension_versions",

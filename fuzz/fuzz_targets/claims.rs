@@ -1,12 +1,15 @@
-//! Claim checks on arbitrary payloads and clocks: `claims::check` (strict, for `jwt_verify`) and
-//! `claims::pgjwt_time_valid` (pgjwt's `verify`).
+//! Claim checks on arbitrary payloads and clocks: `claims::check` (strict, for `jwt_verify`),
+//! `claims::check_no_nul` and `claims::pgjwt_time_valid` (pgjwt's `verify`).
 //!
 //! Input: 8 bytes of `now` in Unix microseconds (i64 LE), 2 bytes of leeway in seconds (at most
 //! 3600, as `auth.jwt_leeway` allows), then the payload JSON text.
-//! Invariants: `check` accepts only when every numeric time claim allows `now`; a non-numeric
-//! time claim is refused as malformed; audience and issuer are matched exactly; pgjwt's rule is
+//! Invariants: a payload holding a NUL in any string (by a scan of its serialized text) is refused
+//! by `check_no_nul` and, first of all, by `check`; otherwise `check` accepts only when every
+//! numeric time claim allows `now`; a non-numeric time claim is refused as malformed; audience and issuer are matched exactly; pgjwt's rule is
 //! monotonic in time for a payload with only `exp` (valid now ⇒ valid earlier).
 #![no_main]
+
+mod common;
 
 use auth_core::claims::{self, Policy};
 use auth_core::error::Rejection;
@@ -40,7 +43,14 @@ fuzz_target!(|data: &[u8]| {
             .get(*n)
             .is_some_and(|v| !v.is_null() && !v.is_number())
     });
+    let has_nul = common::json_text_has_nul_escape(&serde_json::to_string(&payload).unwrap());
+    let nul_refusal = Rejection::Malformed("payload holds a NUL character");
+    assert_eq!(
+        claims::check_no_nul(&payload),
+        if has_nul { Err(nul_refusal) } else { Ok(()) }
+    );
     match claims::check(&payload, &policy) {
+        result if has_nul => assert_eq!(result, Err(nul_refusal)),
         Ok(()) => {
             assert!(!bad_time_claim);
             if let Some(exp) = num(&payload, "exp") {

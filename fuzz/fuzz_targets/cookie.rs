@@ -1,14 +1,18 @@
-//! Cookie handling: `cookie::parse_cookie_header`, `find_cookie` and `unquote` on arbitrary
-//! `Cookie` headers (what `auth.refresh_token` and `auth.logout` read from `request.headers`),
-//! and `set_cookie` / `set_cookie_headers` on arbitrary values.
+//! Cookie handling: `cookie::parse_cookie_header`, `find_cookie`, `unquote` and the credential
+//! rule `request::credential_cookie` on arbitrary `Cookie` headers (what `auth.refresh_token`
+//! and `auth.logout` read from `request.headers`), and `set_cookie` / `set_cookie_headers` on
+//! arbitrary values.
 //!
 //! Invariants: parsed names are non-empty, trimmed and free of `;` and `=`; values are free of
-//! `;`; `find_cookie` returns the first pair of that name; `unquote` strips exactly one pair of
+//! `;`; `find_cookie` returns the first pair of that name; a credential cookie is `Duplicate`
+//! exactly when its name has two pairs or more, else that pair's value unless empty or holding
+//! NUL (then absent); `unquote` strips exactly one pair of
 //! surrounding quotes; a `Set-Cookie` we emit has exactly our attributes (a value can never inject
 //! one), reads back through the parser, and its `response.headers` JSON round-trips.
 #![no_main]
 
 use auth_core::cookie::{self, Attributes, SameSite};
+use auth_core::request::{self, CookieLookup};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -29,6 +33,16 @@ fuzz_target!(|data: &[u8]| {
         let first = pairs.iter().position(|(n, _)| n == name).unwrap();
         assert_eq!(cookie::find_cookie(header, name), Some(pairs[first].1));
         assert!(first <= i);
+        let count = pairs.iter().filter(|(n, _)| n == name).count();
+        let value = pairs[first].1;
+        let want = if count >= 2 {
+            CookieLookup::Duplicate
+        } else if value.is_empty() || value.contains('\0') {
+            CookieLookup::Absent
+        } else {
+            CookieLookup::One(value)
+        };
+        assert_eq!(request::credential_cookie(Some(header), None, name), want);
     }
     // A name no pair has is not found.
     let absent = format!(
@@ -40,6 +54,10 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or("")
     );
     assert_eq!(cookie::find_cookie(header, &absent), None);
+    assert_eq!(
+        request::credential_cookie(Some(header), None, &absent),
+        CookieLookup::Absent
+    );
 
     let unquoted = cookie::unquote(header);
     if unquoted.len() != header.len() {
@@ -81,6 +99,21 @@ fuzz_target!(|data: &[u8]| {
         // A browser sends back `name=value`; we read the same value.
         let sent = format!("refresh_token={value}");
         assert_eq!(cookie::find_cookie(&sent, "refresh_token"), Some(value));
+        let want = if value.is_empty() {
+            CookieLookup::Absent
+        } else {
+            CookieLookup::One(value)
+        };
+        assert_eq!(
+            request::credential_cookie(Some(&sent), None, "refresh_token"),
+            want
+        );
+        // The same cookie sent twice (a planted twin) is never a credential.
+        let twice = format!("{sent}; {sent}");
+        assert_eq!(
+            request::credential_cookie(Some(&twice), None, "refresh_token"),
+            CookieLookup::Duplicate
+        );
         let json = cookie::set_cookie_headers(std::slice::from_ref(&set));
         let parsed: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed[0]["Set-Cookie"], Value::String(set));

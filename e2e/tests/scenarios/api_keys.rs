@@ -1,4 +1,4 @@
-//! Seed 002 through nginx (e2e/conf/nginx.conf): `auth_request` exchanges the X-API-Key header
+//! API keys through nginx (e2e/conf/nginx.conf): `auth_request` exchanges the X-API-Key header
 //! for a short-lived JWT at /rpc/exchange_api_key and forwards it as the bearer token. Public
 //! route without a key 200, protected route without a key 401, a valid key 200, disabled,
 //! expired, revoked and unknown keys 401, and the key's role and plan reach the database.
@@ -36,7 +36,7 @@ fn pro(s: &Stack, path: &str, key: Option<&str>) -> Reply {
     s.http.get(&nginx(s, &format!("/telemetry/pro{path}")), &h)
 }
 
-pub fn seed002_api_keys_via_nginx(s: &mut Stack) {
+pub fn api_keys_via_nginx(s: &mut Stack) {
     let mut db = s.db();
     let paid = text(
         &mut db,

@@ -1,7 +1,7 @@
-//! Seed 004 through PostgREST with `db-pre-request = auth.check_request`: an API token grants
+//! API tokens through PostgREST with `db-pre-request = auth.check_request`: an API token grants
 //! access (RLS on its `sub` organisation), GET stays READ ONLY and works, revocation (and
 //! deletion, and expiry of the row) takes effect on the very next request, and API credentials
-//! are accepted only with the proxy secret (seed 004's "only through our proxy").
+//! are accepted only with the proxy secret ("only through our proxy").
 
 use std::thread;
 use std::time::Duration;
@@ -55,7 +55,7 @@ fn last_used_is_null(db: &mut Client, tid: &str) -> bool {
     .get(0)
 }
 
-pub fn seed004_api_tokens(s: &mut Stack) {
+pub fn api_tokens_over_postgrest(s: &mut Stack) {
     let mut db = s.db();
     let secret = s.proxy_secret.clone();
     let (token, tid) = create_token(&mut db, "org-a integration", "org-a", None);
@@ -155,7 +155,7 @@ pub fn seed004_api_tokens(s: &mut Stack) {
         .get(0);
     assert!(!again, "revoking twice answers false");
 
-    // Deleting the row revokes too (seed 004's original mechanism).
+    // Deleting the row revokes too (how hand-written token tables usually revoke).
     let (token2, tid2) = create_token(&mut db, "org-b integration", "org-b", None);
     let r = get(s, "/contact?select=full_name", &token2, Some(&secret));
     r.expect(200);

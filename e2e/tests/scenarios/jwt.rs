@@ -1,4 +1,4 @@
-//! The JWT core over HTTP (issue 2): a token signed in SQL with the server key
+//! The JWT core over HTTP: a token signed in SQL with the server key
 //! (`auth.jwt_sign`) is accepted by PostgREST, which shares the key; a tampered, wrongly keyed or
 //! expired one is refused with 401; and `auth.jwt_verify` accepts what PostgREST accepts.
 

@@ -1,8 +1,9 @@
-//! The scenarios, one module per seed or topic. Each takes the shared stack and panics (through
+//! The scenarios, one module per topic. Each takes the shared stack and panics (through
 //! assertions that print the whole HTTP exchange) on the first wrong status, header or body.
 
 pub mod api_keys;
 pub mod api_tokens;
+pub mod attacks;
 mod common;
 pub mod concurrency;
 pub mod durability;

@@ -1,4 +1,4 @@
-//! Seed 003's checklist through PostgREST: RLS policies reading `auth.claim('tenant')` and
+//! Row-level security through PostgREST: RLS policies reading `auth.claim('tenant')` and
 //! `auth.uid()` isolate two tenants; the anonymous / authenticated / denied (401/403) matrix over
 //! a private, a public and an ungranted table; a malformed Authorization header on a public route
 //! gives 401 (the token is checked whenever it is present).
@@ -26,7 +26,7 @@ fn titles(r: &Reply) -> Vec<String> {
         .collect()
 }
 
-pub fn seed003_rls_matrix(s: &mut Stack) {
+pub fn rls_matrix(s: &mut Stack) {
     let mut db = s.db();
     let alice = bearer(&sign(
         &mut db,

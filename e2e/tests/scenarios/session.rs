@@ -1,6 +1,6 @@
-//! Seed 001's curl session, through Caddy (e2e/conf/Caddyfile copies the access_token cookie into
-//! Authorization): login -> Set-Cookie -> authenticated table read with the cookie -> refresh ->
-//! logout -> refresh refused; a wrong password and an unknown user get the same 401.
+//! A browser's session over HTTP, through Caddy (e2e/conf/Caddyfile copies the access_token
+//! cookie into Authorization): login -> Set-Cookie -> authenticated table read with the cookie ->
+//! refresh -> logout -> refresh refused; a wrong password and an unknown user get the same 401.
 
 use e2e::http::{Reply, SetCookie};
 use e2e::jwt_claims;
@@ -12,7 +12,7 @@ use super::common::*;
 const USER: &str = "demo";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// The headers a browser sends to the auth RPCs (seed 001: `Content-Profile: auth`).
+/// The headers a browser sends to the auth RPCs (`Content-Profile: auth`).
 fn rpc(s: &Stack, name: &str, cookie: Option<&str>, body: &str) -> Reply {
     let mut h = vec![("Content-Profile", "auth")];
     if let Some(c) = cookie {
@@ -59,7 +59,7 @@ fn comparable_headers(r: &Reply) -> Vec<(String, String)> {
     h
 }
 
-pub fn seed001_session_via_caddy(s: &mut Stack) {
+pub fn browser_session_via_caddy(s: &mut Stack) {
     let mut db = s.db();
     db.execute(
         "INSERT INTO auth.users (username, password, role) VALUES ($1, $2, 'member')",

@@ -1,0 +1,1083 @@
+-- auth 0.1.0 → 0.2.0 (ALTER EXTENSION auth UPDATE TO '0.2.0').
+--
+-- Hand-written: every schema change of 0.2.0 is here, and a database updated with it ends with
+-- the same objects, definitions and privileges as a fresh 0.2.0 install (scripts/upgrade-test.sh
+-- compares the catalogs). A function this script creates is EXECUTE-able by PUBLIC until it is
+-- revoked: the script ends with the statements of sql/privileges.sql, as a fresh install does.
+-- Every row of every table is kept.
+
+\echo Use "ALTER EXTENSION auth UPDATE TO '0.2.0'" to load this file. \quit
+
+-- The internals move to schema auth_private, which PostgREST must never expose. ALTER ... SET
+-- SCHEMA keeps each function's identity, so the grants made to it (auth.grant_request_check's
+-- on _check_request_credentials, say) and the triggers using it stay.
+CREATE SCHEMA auth_private;
+
+ALTER FUNCTION auth._add_response_headers(jsonb) SET SCHEMA auth_private;
+ALTER FUNCTION auth._api_key_hash(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._check_credential_role(name, name) SET SCHEMA auth_private;
+ALTER FUNCTION auth._check_password(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._check_request_credentials(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._claim_markers(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._clear_session_cookies() SET SCHEMA auth_private;
+ALTER FUNCTION auth._error_response(integer, text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._invoking_role() SET SCHEMA auth_private;
+ALTER FUNCTION auth._jwt_header(text, text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._jwt_payload(text, text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._jwt_valid(text, text, text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._jwt_verify(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._login_password_matches(text, text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._may_record_use() SET SCHEMA auth_private;
+ALTER FUNCTION auth._new_api_key() SET SCHEMA auth_private;
+ALTER FUNCTION auth._new_refresh_token() SET SCHEMA auth_private;
+ALTER FUNCTION auth._password_needs_rehash(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._password_to_store(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._proxy_secret_matches(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._refresh_refused() SET SCHEMA auth_private;
+ALTER FUNCTION auth._request_cookie(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._request_header(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._session_response(uuid, text, name, text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._setting(text) SET SCHEMA auth_private;
+ALTER FUNCTION auth._sign_api_key_token(uuid, text, text, bigint) SET SCHEMA auth_private;
+ALTER FUNCTION auth._sign_api_token(uuid, text, bigint, jsonb) SET SCHEMA auth_private;
+ALTER FUNCTION auth._start_session(text, name) SET SCHEMA auth_private;
+ALTER FUNCTION auth._users_before_write() SET SCHEMA auth_private;
+
+-- logout verifies the caller's own token through auth_private._caller_claims now; uuids in claims
+-- are parsed by the credential markers' parser (a C function replaces the SQL one).
+DROP FUNCTION auth._signed_claims_ignoring_time(text);
+DROP FUNCTION auth._to_uuid(text);
+
+-- New functions of the library.
+CREATE FUNCTION auth_private."_caller_claims"(
+	"check_time" bool
+) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_caller_claims_wrapper';
+
+CREATE FUNCTION auth_private."_require_committing_transaction"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_require_committing_transaction_wrapper';
+
+CREATE FUNCTION auth_private."_expect_imported_hash"(
+	"hash" TEXT
+) RETURNS void
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_expect_imported_hash_wrapper';
+
+CREATE FUNCTION auth_private."_keep_superuser_hash"(
+	"value" TEXT
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_keep_superuser_hash_wrapper';
+
+CREATE FUNCTION auth_private."_refresh_token_hash"(
+	"token" TEXT
+) RETURNS bytea
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_refresh_token_hash_wrapper';
+
+CREATE FUNCTION auth_private."_may_carry_markers"(
+	"claims" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_may_carry_markers_wrapper';
+
+CREATE FUNCTION auth_private."_to_uuid"(
+	"value" TEXT
+) RETURNS uuid
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_to_uuid_wrapper';
+
+CREATE FUNCTION auth_private."_valid_credential_name"(
+	"name" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_valid_credential_name_wrapper';
+
+CREATE FUNCTION auth_private."_valid_plan"(
+	"plan" TEXT
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_valid_plan_wrapper';
+
+-- The name and plan rules of API tokens and keys have one home each, which the tables' CHECK
+-- constraints and the functions share. Existing rows satisfy them (the rules are unchanged).
+ALTER TABLE auth.api_tokens DROP CONSTRAINT api_tokens_name_check,
+    ADD CONSTRAINT api_tokens_name_check CHECK (auth_private._valid_credential_name(name));
+ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_name_check,
+    ADD CONSTRAINT api_keys_name_check CHECK (auth_private._valid_credential_name(name));
+ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_plan_check,
+    ADD CONSTRAINT api_keys_plan_check CHECK (auth_private._valid_plan(plan));
+
+-- Row locks that serialize password checks of names no user has (auth_private._lock_user).
+CREATE TABLE auth_private.login_locks (
+    stripe integer PRIMARY KEY CHECK (stripe BETWEEN 0 AND 255)
+);
+INSERT INTO auth_private.login_locks (stripe) SELECT pg_catalog.generate_series(0, 255);
+
+-- Every function of 0.2.0's SQL, as a fresh install defines it (new ones, and the bodies that
+-- changed: the read-only refusal, the user-row locks, the caller's own token, the throttle of
+-- change_password, the schema names).
+
+CREATE OR REPLACE FUNCTION auth_private._check_credential_role(role name, caller name) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'role must not be NULL';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = role) THEN
+        RAISE SQLSTATE '23503' USING MESSAGE = pg_catalog.format('role "%s" does not exist', role);
+    END IF;
+    IF caller IS NULL
+       OR NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = caller)
+       OR NOT pg_catalog.pg_has_role(caller, role, 'MEMBER') THEN
+        RAISE SQLSTATE '42501' USING MESSAGE = pg_catalog.format(
+            'role "%s" cannot create credentials for role "%s": it is not a member of it',
+            caller, role);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._check_credential_fields(name text, plan text, expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NOT NULL AND NOT auth_private._valid_credential_name($1) THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    IF $2 IS NOT NULL AND NOT auth_private._valid_plan($2) THEN
+        RAISE SQLSTATE '22023' USING
+            MESSAGE = 'plan must be 1 to 64 characters among A-Z a-z 0-9 _ . : -';
+    END IF;
+    IF $3 IS NOT NULL AND $3 <= pg_catalog.now() THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at must be in the future';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._may_record_use() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.current_setting('transaction_read_only') = 'off'
+       AND pg_catalog.current_setting('transaction_isolation') = 'read committed'
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._record_use(kind text, id uuid, seen timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_stale timestamptz := pg_catalog.now() - interval '1 minute';
+BEGIN
+    IF (seen IS NOT NULL AND seen > v_stale) OR NOT auth_private._may_record_use() THEN
+        RETURN;
+    END IF;
+    IF kind = 'token' THEN
+        UPDATE auth.api_tokens AS t SET last_used_at = pg_catalog.now()
+        WHERE t.id = (SELECT u.id FROM auth.api_tokens AS u
+                      WHERE u.id = $2 AND (u.last_used_at IS NULL OR u.last_used_at <= v_stale)
+                      FOR UPDATE SKIP LOCKED);
+    ELSIF kind = 'key' THEN
+        UPDATE auth.api_keys AS a SET last_used_at = pg_catalog.now()
+        WHERE a.id = (SELECT b.id FROM auth.api_keys AS b
+                      WHERE b.id = $2 AND (b.last_used_at IS NULL OR b.last_used_at <= v_stale)
+                      FOR UPDATE SKIP LOCKED);
+    ELSE
+        RAISE SQLSTATE '22023' USING MESSAGE = 'kind must be ''token'' or ''key''';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._proxy_secret_ok() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT NOT auth_private._setting('proxy_secret_set')::boolean
+        OR auth_private._proxy_secret_matches(auth_private._request_header('x-proxy-secret'))
+$$;
+
+CREATE OR REPLACE FUNCTION auth.create_api_token(
+    name text,
+    role name,
+    expires_at timestamptz DEFAULT NULL,
+    claims jsonb DEFAULT '{}'
+) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_claims jsonb;
+    v_exp    bigint;
+    v_token  text;
+    v_caller pg_catalog.name;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    v_claims := coalesce(claims, '{}'::jsonb);
+    v_caller := auth_private._invoking_role();
+    IF create_api_token.name IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    PERFORM auth_private._check_credential_role(create_api_token.role, v_caller);
+    PERFORM auth_private._check_credential_fields(create_api_token.name, NULL, create_api_token.expires_at);
+    IF pg_catalog.isfinite(expires_at) THEN
+        v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
+    END IF;
+    -- Signs first: bad claims or a missing key fail before anything is written.
+    v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);
+    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at)
+    VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at);
+    RETURN v_token;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.revoke_api_token(id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    UPDATE auth.api_tokens AS t SET revoked_at = pg_catalog.now()
+    WHERE t.id = $1 AND t.revoked_at IS NULL;
+    RETURN FOUND;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.create_api_key(
+    role name,
+    plan text DEFAULT NULL,
+    expires_at timestamptz DEFAULT NULL,
+    name text DEFAULT NULL
+) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k        record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._check_credential_role(create_api_key.role, auth_private._invoking_role());
+    PERFORM auth_private._check_credential_fields(create_api_key.name, create_api_key.plan,
+                                                   create_api_key.expires_at);
+    SELECT * INTO k FROM auth_private._new_api_key();
+    INSERT INTO auth.api_keys (name, key_hash, display_prefix, role, plan, expires_at, created_by)
+    VALUES (create_api_key.name, k.key_hash, k.display_prefix, create_api_key.role,
+            create_api_key.plan, create_api_key.expires_at, auth_private._invoking_role());
+    RETURN k.key;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.exchange_api_key(key text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    presented text;
+    k         record;
+    t         record;
+    headers   jsonb;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    presented := coalesce(nullif(key, ''), auth_private._request_header('x-api-key'));
+    IF presented IS NULL OR presented = '' THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'API key required';
+    END IF;
+    -- Inside an HTTP request (PostgREST always sets request.headers) a configured proxy secret
+    -- is required, as for every request authenticated by an API credential.
+    IF coalesce(pg_catalog.current_setting('request.headers', true), '') <> ''
+       AND NOT auth_private._proxy_secret_ok() THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'API credentials are accepted only through the API gateway';
+    END IF;
+    SELECT a.id, a.role, a.plan, a.enabled, a.expires_at, a.last_used_at INTO k
+    FROM auth.api_keys AS a WHERE a.key_hash = auth_private._api_key_hash(presented);
+    IF NOT FOUND OR NOT k.enabled OR k.expires_at <= pg_catalog.now() THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Invalid API key';
+    END IF;
+    PERFORM auth_private._record_use('key', k.id, k.last_used_at);
+    SELECT * INTO t FROM auth_private._sign_api_key_token(
+        k.id, k.role, k.plan,
+        CASE WHEN pg_catalog.isfinite(k.expires_at)
+             THEN pg_catalog.floor(pg_catalog.date_part('epoch', k.expires_at))::bigint END);
+    -- For gateways, which see only the status and headers of the subrequest: nginx
+    -- `auth_request_set $auth $upstream_http_authorization`, Caddy `copy_headers Authorization`.
+    headers := pg_catalog.jsonb_build_array(
+        pg_catalog.jsonb_build_object('Authorization', 'Bearer ' || t.token),
+        pg_catalog.jsonb_build_object('Cache-Control', 'no-store'),
+        pg_catalog.jsonb_build_object('X-Api-Key-Id', k.id::text));
+    IF k.plan IS NOT NULL THEN
+        headers := headers || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('X-Api-Plan', k.plan));
+    END IF;
+    PERFORM auth_private._add_response_headers(headers);
+    RETURN pg_catalog.jsonb_build_object(
+        'access_token', t.token, 'token_type', 'Bearer', 'expires_in', t.expires_in);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._set_api_key_enabled(id uuid, enabled boolean) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    UPDATE auth.api_keys AS a SET enabled = $2 WHERE a.id = $1 AND a.enabled IS DISTINCT FROM $2;
+    RETURN FOUND;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.disable_api_key(id uuid) RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth_private._set_api_key_enabled(id, false) $$;
+
+CREATE OR REPLACE FUNCTION auth.enable_api_key(id uuid) RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth_private._set_api_key_enabled(id, true) $$;
+
+CREATE OR REPLACE FUNCTION auth.revoke_api_key(id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    DELETE FROM auth.api_keys AS a WHERE a.id = $1;
+    RETURN FOUND;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.jwt_verify(token text) RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT v.claims, v.rejection INTO r FROM auth_private._jwt_verify(token) AS v;
+    IF r.rejection IS NOT NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'invalid token: ' || r.rejection;
+    END IF;
+    RETURN r.claims;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.claims() RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb, '{}'::jsonb) $$;
+
+CREATE OR REPLACE FUNCTION auth.claim(name text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT auth.claims() ->> name $$;
+
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT auth.claims() ->> 'sub' $$;
+
+CREATE OR REPLACE FUNCTION auth.role() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT auth.claims() ->> 'role' $$;
+
+CREATE OR REPLACE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
+RETURNS TABLE(header json, payload json, valid boolean)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+AS $$
+    SELECT auth_private._jwt_header(token, algorithm),
+           auth_private._jwt_payload(token, algorithm),
+           auth_private._jwt_valid(token, secret, algorithm)
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._users_check_role() RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.role IS DISTINCT FROM OLD.role THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = NEW.role) THEN
+            RAISE SQLSTATE '23503'
+                USING MESSAGE = pg_catalog.format('role "%s" does not exist', NEW.role),
+                      DETAIL = 'auth.users.role must name a role of pg_roles.',
+                      HINT = 'Create the role first.';
+        END IF;
+        IF NOT pg_catalog.pg_has_role(current_user, NEW.role, 'MEMBER') THEN
+            RAISE SQLSTATE '42501'
+                USING MESSAGE = pg_catalog.format(
+                    'role "%s" cannot assign role "%s" to a user: it is not a member of it',
+                    current_user, NEW.role);
+        END IF;
+    END IF;
+    IF (TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password)
+       AND NEW.password IS NOT NULL
+       AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        PERFORM auth_private._keep_superuser_hash(NEW.password);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._users_before_write() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password THEN
+        NEW.password := auth_private._password_to_store(NEW.password);
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.import_user(username text, password_hash text, role name) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL OR $3 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username and role must not be NULL';
+    END IF;
+    PERFORM auth_private._expect_imported_hash($2);
+    INSERT INTO auth.users (username, password, role) VALUES ($1, $2, $3);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._live(s auth.sessions) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT s.revoked_at IS NULL AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() $$;
+
+CREATE OR REPLACE FUNCTION auth_private._throttle_key(username text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.left(username, 257) $$;
+
+CREATE OR REPLACE FUNCTION auth_private._error_response(status integer, message text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('response.status', status::text, true);
+    RETURN pg_catalog.jsonb_build_object(
+        'code', 'PT' || status::text, 'message', message, 'details', NULL, 'hint', NULL);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._lock_user(name text, OUT username text, OUT password text, OUT role name)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT u.username, u.password, u.role INTO username, password, role
+    FROM auth.users u WHERE u.username = $1
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        PERFORM FROM auth_private.login_locks l
+        WHERE l.stripe = pg_catalog.hashtext(auth_private._throttle_key($1)) OPERATOR(pg_catalog.&) 255
+        FOR UPDATE;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._throttled(key text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_window interval := pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    v_nth timestamptz;
+BEGIN
+    SELECT f.failed_at INTO v_nth
+    FROM auth.login_failures f
+    WHERE f.username = $1 AND f.failed_at > pg_catalog.now() - v_window
+    ORDER BY f.failed_at DESC
+    OFFSET auth_private._setting('max_failed_logins')::integer - 1 LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM auth_private._add_response_headers(pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'Retry-After',
+        greatest(1, pg_catalog.ceil(pg_catalog.date_part('epoch',
+            v_nth + v_window - pg_catalog.now())))::bigint::text)));
+    RETURN auth_private._error_response(429, 'Too many failed logins, try again later');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._password_refused(key text, message text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO auth.login_failures (username, failed_at) VALUES ($1, pg_catalog.now());
+    DELETE FROM auth.login_failures f
+    WHERE f.failed_at <= pg_catalog.now()
+        - pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    RETURN auth_private._error_response(401, $2);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._start_session(username text, role name) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ttl interval := pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer);
+    v_session uuid;
+    v_refresh text := auth_private._new_refresh_token();
+BEGIN
+    INSERT INTO auth.sessions (username, expires_at)
+    VALUES ($1, pg_catalog.now() + v_ttl)
+    RETURNING id INTO v_session;
+    INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
+    VALUES (v_session, auth_private._refresh_token_hash(v_refresh), pg_catalog.now() + v_ttl);
+    RETURN auth_private._session_response(v_session, $1, $2, v_refresh);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._caller_session(OUT username text, OUT session_id uuid)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_claims jsonb := auth_private._caller_claims(true);
+BEGIN
+    IF v_claims IS NULL OR pg_catalog.jsonb_typeof(v_claims -> 'sub') IS DISTINCT FROM 'string' THEN
+        RETURN;
+    END IF;
+    IF v_claims ? 'sid' THEN
+        SELECT s.username, s.id INTO username, session_id
+        FROM auth.sessions s
+        WHERE s.id = auth_private._to_uuid(v_claims ->> 'sid') AND s.username = v_claims ->> 'sub'
+          AND auth_private._live(s);
+    ELSE
+        username := v_claims ->> 'sub';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._request_sessions() RETURNS uuid[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_refresh text := auth_private._request_cookie('refresh_token');
+    v_candidates uuid[] := ARRAY[auth_private._to_uuid(auth_private._caller_claims(false) ->> 'sid')];
+BEGIN
+    IF v_refresh IS NOT NULL THEN
+        v_candidates := v_candidates || (
+            SELECT rt.session_id FROM auth.refresh_tokens rt
+            WHERE rt.token_hash = auth_private._refresh_token_hash(v_refresh));
+    END IF;
+    RETURN coalesce((
+        SELECT pg_catalog.array_agg(s.id) FROM auth.sessions s
+        WHERE s.id = ANY (v_candidates) AND auth_private._live(s)), '{}');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.login(username text, password text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_key text;
+    v_user record;
+    v_answer jsonb;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
+    END IF;
+    PERFORM auth_private._check_password($2);
+    v_key := auth_private._throttle_key($1);
+    SELECT * INTO v_user FROM auth_private._lock_user($1);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    IF NOT auth_private._login_password_matches($2, v_user.password) THEN
+        RETURN auth_private._password_refused(v_key, 'Invalid user or password');
+    END IF;
+    IF auth_private._password_needs_rehash(v_user.password) THEN
+        UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+    END IF;
+    DELETE FROM auth.login_failures f WHERE f.username = v_key;
+    RETURN auth_private._start_session(v_user.username, v_user.role);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._refresh_refused() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth_private._clear_session_cookies();
+    RETURN auth_private._error_response(401, 'Invalid or expired refresh token');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.refresh_token(token text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_token text;
+    v_hash bytea;
+    v_session uuid;
+    v_spent_at timestamptz;
+    v_username text;
+    v_role name;
+    v_expires_at timestamptz;
+    v_new text;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
+    IF v_token IS NULL THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    v_hash := auth_private._refresh_token_hash(v_token);
+    UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now()
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NULL AND rt.expires_at > pg_catalog.now()
+    RETURNING rt.session_id INTO v_session;
+    IF FOUND THEN
+        -- Rotation. The session must be live; its expiry moves to the successor's.
+        UPDATE auth.sessions s
+        SET expires_at = pg_catalog.now()
+                + pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer),
+            refreshed_at = pg_catalog.now()
+        FROM auth.users u
+        WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
+        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
+        IF NOT FOUND THEN
+            RETURN auth_private._refresh_refused();
+        END IF;
+        v_new := auth_private._new_refresh_token();
+        INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
+        VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
+        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
+    END IF;
+
+    -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
+    -- grace window or to reuse detection.
+    SELECT rt.session_id, rt.spent_at INTO v_session, v_spent_at
+    FROM auth.refresh_tokens rt
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NOT NULL AND rt.expires_at > pg_catalog.now();
+    IF NOT FOUND THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    SELECT s.username, u.role INTO v_username, v_role
+    FROM auth.sessions s JOIN auth.users u ON u.username = s.username
+    WHERE s.id = v_session AND auth_private._live(s)
+    FOR NO KEY UPDATE OF s;
+    IF NOT FOUND THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    IF pg_catalog.now() < v_spent_at
+            + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
+        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now() WHERE s.id = v_session;
+    RETURN auth_private._refresh_refused();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sids uuid[];
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL OR $1 NOT IN ('local', 'global') THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'' or ''global''';
+    END IF;
+    v_sids := auth_private._request_sessions();
+    IF $1 = 'local' THEN
+        UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+        WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL;
+    ELSE
+        -- Lock the users first, as password checks do: a login in flight commits its session
+        -- before this revokes it, or starts after.
+        PERFORM FROM auth.users u
+        WHERE u.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+        ORDER BY u.username
+        FOR NO KEY UPDATE;
+        UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+        WHERE s.revoked_at IS NULL
+          AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids));
+    END IF;
+    PERFORM auth_private._clear_session_cookies();
+END
+$$;
+
+-- change_password answers its refusals through response.status now (so that a failed check is
+-- recorded for the throttle), hence a jsonb result: the function is recreated, and the roles
+-- that could execute it (auth.grant_session_access's grants) can again.
+SELECT pg_catalog.set_config('auth_update.change_password_grantees', coalesce((
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ',')
+    FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+    JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+    WHERE p.oid = 'auth.change_password(text, text)'::pg_catalog.regprocedure
+      AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner), ''), true);
+DROP FUNCTION auth.change_password(text, text);
+
+CREATE FUNCTION auth.change_password("current" text, new text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_caller record;
+    v_user record;
+    v_key text;
+    v_answer jsonb;
+    v_revoked integer;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_caller FROM auth_private._caller_session();
+    IF v_caller.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'current and new passwords must not be NULL';
+    END IF;
+    PERFORM auth_private._check_password($1);
+    PERFORM auth_private._check_password($2);
+    SELECT * INTO v_user FROM auth_private._lock_user(v_caller.username);
+    IF v_user.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    v_key := auth_private._throttle_key(v_user.username);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    IF NOT auth_private._login_password_matches($1, v_user.password) THEN
+        RETURN auth_private._password_refused(v_key, 'Wrong current password');
+    END IF;
+    UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+    WHERE s.username = v_user.username AND s.revoked_at IS NULL
+      AND s.id IS DISTINCT FROM v_caller.session_id;
+    GET DIAGNOSTICS v_revoked = ROW_COUNT;
+    DELETE FROM auth.login_failures f WHERE f.username = v_key;
+    RETURN pg_catalog.jsonb_build_object('username', v_user.username, 'revoked_sessions', v_revoked);
+END
+$$;
+
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('auth_update.change_password_grantees') <> '' THEN
+        EXECUTE 'GRANT EXECUTE ON FUNCTION auth.change_password(text, text) TO '
+            || pg_catalog.current_setting('auth_update.change_password_grantees');
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.revoke_user_sessions(username text) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username must not be NULL';
+    END IF;
+    PERFORM FROM auth.users u WHERE u.username = $1 FOR NO KEY UPDATE;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+    WHERE s.username = $1 AND s.revoked_at IS NULL;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.purge_sessions(older_than interval DEFAULT '7 days') RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_cutoff timestamptz := pg_catalog.now() - $1;
+    v_count integer;
+BEGIN
+    DELETE FROM auth.sessions s
+    WHERE least(s.revoked_at, s.expires_at) < v_cutoff;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    DELETE FROM auth.refresh_tokens rt WHERE rt.expires_at < v_cutoff;
+    DELETE FROM auth.login_failures f
+    WHERE f.failed_at <= pg_catalog.now()
+        - pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    RETURN v_count;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.grant_session_access(anon_role name, authenticated_roles name[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role name;
+BEGIN
+    IF $1 IS NULL AND coalesce(pg_catalog.cardinality($2), 0) = 0 THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name an anonymous role or authenticated roles';
+    END IF;
+    IF $1 IS NOT NULL THEN
+        IF pg_catalog.lower($1) = 'public' THEN
+            RAISE SQLSTATE '22023' USING MESSAGE = 'grant_session_access does not grant to PUBLIC';
+        END IF;
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA auth TO %I', $1);
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION auth.login(text, text), auth.refresh_token(text), auth.logout(text) TO %I', $1);
+    END IF;
+    FOREACH v_role IN ARRAY coalesce($2, '{}') LOOP
+        IF v_role IS NULL OR pg_catalog.lower(v_role) = 'public' THEN
+            RAISE SQLSTATE '22023' USING MESSAGE = 'authenticated_roles must name roles (not NULL, not PUBLIC)';
+        END IF;
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA auth TO %I', v_role);
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION auth.refresh_token(text), auth.logout(text), auth.change_password(text, text) TO %I',
+            v_role);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.check_request() RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    claims text := pg_catalog.current_setting('request.jwt.claims', true);
+BEGIN
+    IF claims IS NULL OR NOT auth_private._may_carry_markers(claims) THEN
+        RETURN;
+    END IF;
+    PERFORM auth_private._check_request_credentials(claims);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth_private._check_request_credentials(claims text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m     record;
+    r     record;
+BEGIN
+    SELECT * INTO m FROM auth_private._claim_markers(claims);
+    IF m.refused IS NOT NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'invalid credentials: ' || m.refused;
+    END IF;
+
+    IF (m.tid IS NOT NULL OR m.key_id IS NOT NULL) AND NOT auth_private._proxy_secret_ok() THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'API credentials are accepted only through the API gateway';
+    END IF;
+
+    IF m.tid IS NOT NULL THEN
+        SELECT t.revoked_at, t.expires_at, t.last_used_at INTO r
+        FROM auth.api_tokens AS t WHERE t.id = m.tid;
+        IF NOT FOUND OR r.revoked_at IS NOT NULL OR r.expires_at <= pg_catalog.now() THEN
+            RAISE SQLSTATE 'PT401' USING MESSAGE = 'API token revoked, expired or unknown';
+        END IF;
+        PERFORM auth_private._record_use('token', m.tid, r.last_used_at);
+    END IF;
+
+    IF m.key_id IS NOT NULL THEN
+        SELECT a.enabled, a.expires_at, a.last_used_at INTO r
+        FROM auth.api_keys AS a WHERE a.id = m.key_id;
+        IF NOT FOUND OR NOT r.enabled OR r.expires_at <= pg_catalog.now() THEN
+            RAISE SQLSTATE 'PT401' USING MESSAGE = 'API key disabled, expired or unknown';
+        END IF;
+        PERFORM auth_private._record_use('key', m.key_id, r.last_used_at);
+    END IF;
+
+    IF m.sid IS NOT NULL AND auth_private._setting('check_sessions')::boolean THEN
+        PERFORM FROM auth.sessions AS s WHERE s.id = m.sid AND auth_private._live(s);
+        IF NOT FOUND THEN
+            RAISE SQLSTATE 'PT401' USING MESSAGE = 'session ended: log in again';
+        END IF;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.grant_request_check(roles name[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r name;
+BEGIN
+    IF roles IS NULL OR pg_catalog.cardinality(roles) = 0 THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'roles must name at least one role';
+    END IF;
+    FOREACH r IN ARRAY roles LOOP
+        IF r IS NULL THEN
+            RAISE SQLSTATE '22023' USING MESSAGE = 'roles must not contain NULL';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS p WHERE p.rolname = r) THEN
+            RAISE SQLSTATE '23503' USING MESSAGE = pg_catalog.format('role "%s" does not exist', r);
+        END IF;
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION auth.check_request(), auth_private._check_request_credentials(text) TO %I', r);
+    END LOOP;
+END
+$$;
+
+-- Only roles that may act as a role can assign it to a user (runs before the hashing trigger).
+CREATE TRIGGER users_a_check_role
+BEFORE INSERT OR UPDATE ON auth.users
+FOR EACH ROW EXECUTE FUNCTION auth_private._users_check_role();
+
+
+-- Comments, as a fresh install has them.
+
+COMMENT ON TABLE auth.api_tokens IS
+    'API tokens issued by auth.create_api_token (the JWT itself is never stored). Delete a row or set revoked_at to revoke.';
+
+COMMENT ON COLUMN auth.api_tokens.claims IS 'Extra claims the token carries besides tid, role, iat and exp.';
+
+COMMENT ON COLUMN auth.api_tokens.created_by IS 'The role that called create_api_token (after SET ROLE).';
+
+COMMENT ON COLUMN auth.api_tokens.last_used_at IS
+    'Last request seen by auth.check_request, recorded at most once a minute and only by read-write, read-committed requests.';
+
+COMMENT ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb) IS
+    'Records an API token and returns its JWT (tid, role, iat, exp when expiring, extra claims). Shown once.';
+
+
+COMMENT ON FUNCTION auth.revoke_api_token(uuid) IS
+    'Revokes an API token at once; true if it was live, false if unknown or already revoked.';
+
+
+COMMENT ON TABLE auth.api_keys IS
+    'API keys issued by auth.create_api_key: only the SHA-256 of each key is stored.';
+
+COMMENT ON COLUMN auth.api_keys.display_prefix IS 'The first characters of the key (pgauth_ + 6), to tell keys apart.';
+
+COMMENT ON COLUMN auth.api_keys.last_used_at IS
+    'Last exchange or request seen, recorded at most once a minute and only by read-write, read-committed transactions.';
+
+COMMENT ON FUNCTION auth.create_api_key(name, text, timestamptz, text) IS
+    'Creates an API key for a role and plan and returns it; it is shown only this once.';
+
+
+COMMENT ON FUNCTION auth.exchange_api_key(text) IS
+    'Exchanges an API key (argument or x-api-key header) for a short-lived JWT: body {access_token, token_type, expires_in}, header Authorization: Bearer <jwt>.';
+
+
+COMMENT ON FUNCTION auth.disable_api_key(uuid) IS
+    'Disables an API key (reversible with enable_api_key); true if it was enabled.';
+
+
+COMMENT ON FUNCTION auth.enable_api_key(uuid) IS
+    'Enables a disabled API key again; true if it was disabled.';
+
+
+COMMENT ON FUNCTION auth.revoke_api_key(uuid) IS
+    'Revokes an API key for good (deletes it); true if it existed. JWTs it was exchanged for stop working at once.';
+
+
+COMMENT ON FUNCTION auth.jwt_verify(text) IS
+    'Verifies a token with the server key (algorithm, signature, exp/nbf with leeway, aud, iss); raises PT401 naming the reason.';
+
+
+COMMENT ON TABLE auth.users IS
+    'Login users: username (3-256 characters), bcrypt password hash, database role.';
+
+COMMENT ON FUNCTION auth.import_user(text, text, name) IS
+    'Imports a user with an existing bcrypt hash (cost 4-14); superuser only.';
+
+
+COMMENT ON TABLE auth.sessions IS
+    'Login sessions; live iff revoked_at IS NULL AND expires_at > now(). The access token''s sid is the id.';
+
+
+COMMENT ON TABLE auth.refresh_tokens IS
+    'Refresh tokens as SHA-256 hashes; spent_at is set when the token is rotated.';
+
+
+COMMENT ON TABLE auth.login_failures IS
+    'Failed password checks within auth.lockout_window, for throttling (HTTP 429).';
+
+
+COMMENT ON TABLE auth_private.login_locks IS
+    'Lock rows serializing password checks of usernames that have no user.';
+
+
+COMMENT ON FUNCTION auth.login(text, text) IS
+    'Logs in: sets the access_token and refresh_token cookies; 401 "Invalid user or password" and 429 through response.status.';
+
+
+COMMENT ON FUNCTION auth.refresh_token(text) IS
+    'Rotates the refresh token (cookie or argument) and sets both cookies; reuse after auth.refresh_reuse_interval revokes the session; 401 through response.status.';
+
+
+COMMENT ON FUNCTION auth.logout(text) IS
+    'Clears the session cookies and revokes the current session (''local'') or all sessions of its user (''global'').';
+
+
+COMMENT ON FUNCTION auth.change_password(text, text) IS
+    'Changes the logged-in user''s password (checking the current one under the login throttle) and revokes their other sessions.';
+
+
+COMMENT ON FUNCTION auth.grant_session_access(name, name[]) IS
+    'Grants PostgREST''s anonymous role login/refresh_token/logout and authenticated roles refresh_token/logout/change_password.';
+
+
+COMMENT ON FUNCTION auth.check_request() IS
+    'PostgREST db-pre-request hook: refuses (PT401) revoked/expired API tokens and keys, ended sessions, and API credentials without the proxy secret.';
+
+
+COMMENT ON FUNCTION auth.grant_request_check(name[]) IS
+    'Grants EXECUTE on auth.check_request (and its private slow path) to the given roles.';
+
+
+
+-- Deny by default: nothing in schemas auth and auth_private is executable or readable by PUBLIC
+-- except what is listed here. Every other function is for the extension owner, for SECURITY
+-- DEFINER flows, or for the roles the docs say to grant it to. The update script from 0.1.0 ends
+-- with the same statements, so a fresh install and an updated database grant the same.
+COMMENT ON SCHEMA auth_private IS
+    'Internals of the auth extension; never expose it through PostgREST.';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auth FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA auth FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auth_private FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA auth_private FROM PUBLIC;
+GRANT USAGE ON SCHEMA auth TO PUBLIC;
+-- USAGE only: auth.verify (inlined into the caller's query) and auth.check_request (run as the
+-- request's role) name functions of auth_private; nothing there is executable unless granted.
+GRANT USAGE ON SCHEMA auth_private TO PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+    auth.url_encode(bytea),
+    auth.url_decode(text),
+    auth.verify(text, text, text),
+    auth_private._jwt_header(text, text),
+    auth_private._jwt_payload(text, text),
+    auth_private._jwt_valid(text, text, text),
+    auth_private._may_carry_markers(text),
+    auth.claims(),
+    auth.claim(text),
+    auth.uid(),
+    auth.role()
+TO PUBLIC;
