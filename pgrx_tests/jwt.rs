@@ -428,4 +428,149 @@ mod tests {
         let volatility = text("SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc WHERE oid IN ('auth.claims()'::regprocedure, 'auth.claim(text)'::regprocedure, 'auth.uid()'::regprocedure, 'auth.role()'::regprocedure)");
         assert_eq!(volatility, "s", "claim helpers are STABLE");
     }
+
+    /// The claim helpers answer from a per-backend cache keyed by the setting's text: every way of
+    /// changing `request.jwt.claims` is seen by the very next call.
+    #[pg_test]
+    fn jwt_claim_helpers_follow_every_change() {
+        let uid = || one::<String>("SELECT auth.uid()");
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"a\",\"role\":\"web\"}', true)");
+        assert_eq!(uid().as_deref(), Some("a"));
+        // Inside the same transaction, set_config(..., true) again.
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"b\",\"role\":\"web\"}', true)");
+        assert_eq!(uid().as_deref(), Some("b"));
+        assert_eq!(text("SELECT auth.claims() ->> 'sub'"), "b");
+        // SET, SET LOCAL, and a value set after SET ROLE.
+        run("SET request.jwt.claims = '{\"sub\":\"c\"}'");
+        assert_eq!(uid().as_deref(), Some("c"));
+        assert_eq!(one::<String>("SELECT auth.role()"), None);
+        run("CREATE ROLE jwt_claims_reader NOLOGIN");
+        run("SET LOCAL ROLE jwt_claims_reader");
+        assert_eq!(uid().as_deref(), Some("c"));
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"d\",\"role\":\"jwt_claims_reader\"}', true)");
+        assert_eq!(uid().as_deref(), Some("d"));
+        assert_eq!(
+            one::<String>("SELECT auth.role()").as_deref(),
+            Some("jwt_claims_reader")
+        );
+        run("RESET ROLE");
+        assert_eq!(uid().as_deref(), Some("d"));
+        // RESET: no claims at all.
+        run("RESET request.jwt.claims");
+        assert_eq!(uid(), None);
+        assert_eq!(text("SELECT auth.claims()::text"), "{}");
+        // The same text again after another one: no stale answer from the older parse.
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"a\"}', true)");
+        assert_eq!(uid().as_deref(), Some("a"));
+        // Inside one statement: a call after set_config sees the new value, as current_setting does.
+        assert_eq!(
+            text("SELECT auth.uid() || set_config('request.jwt.claims', '{\"sub\":\"e\"}', true) || auth.uid()"),
+            "a{\"sub\":\"e\"}e"
+        );
+        // A plpgsql loop in one transaction (its expressions keep their state between runs), as
+        // a benchmark or a batch of requests on one connection would do.
+        run("DO $$ BEGIN FOR i IN 1..5 LOOP
+                 PERFORM set_config('request.jwt.claims', json_build_object('sub', 'u' || i)::text, true);
+                 IF auth.uid() IS DISTINCT FROM 'u' || i OR auth.claim('sub') IS DISTINCT FROM 'u' || i THEN
+                     RAISE 'stale claim at %', i;
+                 END IF;
+             END LOOP; END $$");
+        assert_eq!(uid().as_deref(), Some("u5"));
+        // A value that fails to parse leaves nothing behind: the next good value is read.
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":', true)");
+        assert_error(
+            "SELECT auth.uid()",
+            "22P02",
+            "request.jwt.claims is not valid JSON",
+        );
+        assert_error(
+            "SELECT auth.claims()",
+            "22P02",
+            "request.jwt.claims is not valid JSON",
+        );
+        assert_eq!(one::<String>("SELECT auth.claim(NULL)"), None);
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"f\"}', true)");
+        assert_eq!(uid().as_deref(), Some("f"));
+    }
+
+    /// The helpers give exactly what the `::jsonb` reading of the setting gives.
+    #[pg_test]
+    fn jwt_claim_helpers_match_the_jsonb_reading() {
+        for claims in [
+            r#"{"sub":"alice","role":"web","org":7,"n":1.50,"e":1e2,"big":123456789012345678901234567890}"#,
+            r#"{"sub":42,"role":null,"o":{"a":[1,"x"]},"a":[],"t":true,"s":"caf\u00e9 \"q\" \/"}"#,
+            r#"{"sub":"first","sub":"second","role":"r1","role":"r2"}"#,
+            r#"  { "sub" : "spaced" , "Sub" : "case" }  "#,
+            r#"[{"sub":"x"}]"#,
+            r#""just a string""#,
+            "42",
+            "null",
+            "{}",
+        ] {
+            run(&format!(
+                "SELECT set_config('request.jwt.claims', '{}', true)",
+                claims.replace('\'', "''")
+            ));
+            let same = one::<bool>(
+                "WITH j AS (SELECT current_setting('request.jwt.claims')::jsonb AS c)
+                 SELECT auth.claims() = j.c
+                    AND auth.uid() IS NOT DISTINCT FROM j.c ->> 'sub'
+                    AND auth.role() IS NOT DISTINCT FROM j.c ->> 'role'
+                    AND (SELECT bool_and(auth.claim(k) IS NOT DISTINCT FROM j.c ->> k)
+                         FROM unnest(ARRAY['sub', 'role', 'org', 'n', 'e', 'big', 'o', 'a', 't', 's', 'Sub', 'missing', '']) k)
+                 FROM j",
+            );
+            assert_eq!(same, Some(true), "{claims}");
+        }
+        // More distinct names than the helpers remember per value: still every answer right.
+        run("SELECT set_config('request.jwt.claims', (SELECT json_object_agg('k' || i, i)::text FROM generate_series(1, 200) i), true)");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM generate_series(1, 200) i, generate_series(1, 3) r WHERE auth.claim('k' || i) = i::text"),
+            Some(600)
+        );
+    }
+
+    /// What the helpers are, in the catalog: STABLE, PARALLEL SAFE, SECURITY INVOKER.
+    #[pg_test]
+    fn jwt_claim_helpers_catalog_entries() {
+        assert_eq!(
+            text(
+                "SELECT string_agg(p.oid::regprocedure::text || ' ' || p.provolatile::text || p.proparallel::text || p.prosecdef::text || ' ' || l.lanname, ', ' ORDER BY p.oid::regprocedure::text COLLATE \"C\")
+                 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                 WHERE p.oid IN ('auth.claims()'::regprocedure, 'auth.claim(text)'::regprocedure,
+                                 'auth.uid()'::regprocedure, 'auth.role()'::regprocedure)"
+            ),
+            "auth.claim(text) ssfalse c, auth.claims() ssfalse c, auth.role() ssfalse c, auth.uid() ssfalse c"
+        );
+    }
+
+    /// A row-level security policy written the plain way, `owner = auth.uid()`, read by a role
+    /// that does not own the table, as PostgREST runs it.
+    #[pg_test]
+    fn jwt_claim_helpers_in_a_policy() {
+        run("CREATE TABLE tests.rls_docs (owner text, body text)");
+        run("INSERT INTO tests.rls_docs SELECT 'user-' || (i % 10), 'doc ' || i FROM generate_series(1, 1000) i");
+        run("ALTER TABLE tests.rls_docs ENABLE ROW LEVEL SECURITY");
+        run("CREATE POLICY own ON tests.rls_docs USING (owner = auth.uid())");
+        run("CREATE ROLE jwt_rls_reader NOLOGIN");
+        run("GRANT SELECT ON tests.rls_docs TO jwt_rls_reader");
+        run("SET LOCAL ROLE jwt_rls_reader");
+        let count = || one::<i64>("SELECT count(*) FROM tests.rls_docs");
+        assert_eq!(count(), Some(0));
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"user-3\",\"role\":\"jwt_rls_reader\"}', true)");
+        assert_eq!(count(), Some(100));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM tests.rls_docs WHERE owner <> 'user-3'"),
+            Some(0)
+        );
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"user-4\"}', true)");
+        assert_eq!(count(), Some(100));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM tests.rls_docs WHERE owner = 'user-3'"),
+            Some(0)
+        );
+        run("SELECT set_config('request.jwt.claims', '', true)");
+        assert_eq!(count(), Some(0));
+        run("RESET ROLE");
+    }
 }

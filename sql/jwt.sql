@@ -20,23 +20,8 @@ $$;
 COMMENT ON FUNCTION auth.jwt_verify(text) IS
     'Verifies a token with the server key (algorithm, signature, exp/nbf with leeway, aud, iss); raises PT401 naming the reason.';
 
--- The claims PostgREST put in request.jwt.claims for this request; {} outside a request.
-CREATE FUNCTION auth.claims() RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb, '{}'::jsonb) $$;
-
-CREATE FUNCTION auth.claim(name text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> name $$;
-
-CREATE FUNCTION auth.uid() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> 'sub' $$;
-
-CREATE FUNCTION auth.role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> 'role' $$;
-
+-- The claim helpers for row-level security (auth.claims(), auth.claim(name), auth.uid(),
+-- auth.role()) are C functions: src/claims.rs.
 
 -- pgjwt 0.2.0's verify. Plain SQL on purpose: the planner inlines it into three scalar calls (the
 -- decoded token is cached between them), much cheaper per row than a set-returning function.

@@ -8,6 +8,8 @@ use pgrx::prelude::*;
 mod api_keys;
 mod api_tokens;
 mod check_request;
+mod claims;
+mod datum;
 mod error;
 mod gucs;
 mod jwt;
