@@ -402,11 +402,15 @@ mod tests {
             )),
             Some(true)
         );
-        assert_error(
-            "SELECT * FROM auth_private._jwt_verify('a.b.c')",
-            "42501",
-            "permission denied",
-        );
+        // Nor are the helpers of jwt_verify, executable by PUBLIC so that it can be inlined: they
+        // check the right to jwt_verify themselves.
+        for helper in ["_jwt_claims", "_jwt_rejection", "_jwt_reject"] {
+            assert_error(
+                &format!("SELECT auth_private.{helper}('a.b.c')"),
+                "42501",
+                "permission denied for function jwt_verify",
+            );
+        }
         // The claim helpers are for everyone.
         run("SELECT set_config('request.jwt.claims', '{\"sub\":\"u1\",\"role\":\"web\",\"org\":7}', true)");
         assert_eq!(one::<String>("SELECT auth.uid()").as_deref(), Some("u1"));
@@ -572,5 +576,105 @@ mod tests {
         run("SELECT set_config('request.jwt.claims', '', true)");
         assert_eq!(count(), Some(0));
         run("RESET ROLE");
+    }
+
+    /// jwt_verify is plain SQL the planner inlines, and its helpers answer only a role that may
+    /// execute jwt_verify: also when a plan made for one role runs as another.
+    #[pg_test]
+    fn jwt_verify_is_inlined_and_keeps_its_grant() {
+        let token = text("SELECT auth.jwt_sign('{\"sub\":\"alice\"}')");
+        run("CREATE FUNCTION tests.jwt_plan(q text) RETURNS text LANGUAGE plpgsql AS $$
+             DECLARE line text; plan text := ''; BEGIN
+                 FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP plan := plan || line || ' '; END LOOP;
+                 RETURN plan;
+             END $$");
+        let plan = text(&format!(
+            "SELECT tests.jwt_plan('SELECT auth.jwt_verify(t) FROM (VALUES (''{token}'')) v(t)')"
+        ));
+        assert!(
+            plan.contains("auth_private._jwt_claims") && !plan.contains("jwt_verify("),
+            "not inlined: {plan}"
+        );
+        run("CREATE ROLE jwt_verifier NOLOGIN");
+        run("CREATE ROLE jwt_outsider NOLOGIN");
+        run("GRANT EXECUTE ON FUNCTION auth.jwt_verify(text) TO jwt_verifier");
+        run("SET LOCAL ROLE jwt_verifier");
+        assert_eq!(
+            text(&format!("SELECT auth.jwt_verify('{token}') ->> 'sub'")),
+            "alice"
+        );
+        assert_error(
+            "SELECT auth.jwt_verify('a.b.c')",
+            "PT401",
+            "invalid token: malformed token",
+        );
+        assert_eq!(
+            one::<pgrx::JsonB>("SELECT auth.jwt_verify(NULL)").map(|j| j.0),
+            None
+        );
+        // The helpers on their own, for a role that holds the grant.
+        assert_eq!(
+            text(&format!(
+                "SELECT auth_private._jwt_claims('{token}') ->> 'sub'"
+            )),
+            "alice"
+        );
+        assert_eq!(
+            one::<String>(&format!("SELECT auth_private._jwt_rejection('{token}')")),
+            None
+        );
+        assert!(text("SELECT auth_private._jwt_rejection('a.b.c')")
+            .starts_with("invalid token: malformed token: "));
+        assert_eq!(
+            one::<pgrx::JsonB>("SELECT auth_private._jwt_claims('a.b.c')").map(|j| j.0),
+            None
+        );
+        // A plan made (and inlined) for jwt_verifier, run as jwt_outsider.
+        run(&format!(
+            "PREPARE jwt_verify_plan AS SELECT auth.jwt_verify('{token}') ->> 'sub'"
+        ));
+        assert_eq!(text("EXECUTE jwt_verify_plan"), "alice");
+        run("RESET ROLE");
+        run("SET LOCAL ROLE jwt_outsider");
+        assert_error(
+            "EXECUTE jwt_verify_plan",
+            "42501",
+            "permission denied for function jwt_verify",
+        );
+        assert_error(
+            &format!("SELECT auth.jwt_verify('{token}')"),
+            "42501",
+            "permission denied for function jwt_verify",
+        );
+        run("RESET ROLE");
+        run("DEALLOCATE jwt_verify_plan");
+        let attributes = text(
+            "SELECT p.provolatile::text || p.proparallel::text || p.proisstrict::text || p.prosecdef::text || ' ' || l.lanname || ' ' || coalesce(p.proconfig::text, '-')
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'auth.jwt_verify(text)'::regprocedure",
+        );
+        assert_eq!(attributes, "ssfalsefalse sql -");
+    }
+
+    /// The claims jwt_verify returns: the signed JSON. Integers and strings are read exactly;
+    /// a payload holding a float is read as it always was (through the decoder's f64s).
+    #[pg_test]
+    fn jwt_verify_returns_the_signed_claims() {
+        let key = "test-secret-that-is-at-least-32-bytes-long";
+        let exact = r#"{"sub":"alice","n":42,"neg":-7,"u":18446744073709551615,"s":"caf\u00e9 \"q\" \/","o":{"a":[1,2,null,true]}}"#;
+        let token = text(&format!("SELECT auth.sign('{exact}', '{key}')"));
+        assert_eq!(
+            one::<bool>(&format!(
+                "SELECT auth.jwt_verify('{token}') = '{exact}'::jsonb"
+            )),
+            Some(true)
+        );
+        let floats = r#"{"sub":"bob","f":1.5,"e":1e2,"big":123456789012345678901234567890}"#;
+        let token = text(&format!("SELECT auth.sign('{floats}', '{key}')"));
+        assert_eq!(
+            text(&format!(
+                "SELECT concat_ws(' ', c ->> 'sub', c ->> 'f', c ->> 'e', c ->> 'big') FROM auth.jwt_verify('{token}') c"
+            )),
+            "bob 1.5 100.0 123456789012345680000000000000"
+        );
     }
 }
