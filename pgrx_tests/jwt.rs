@@ -471,6 +471,19 @@ mod tests {
             text("SELECT auth.uid() || set_config('request.jwt.claims', '{\"sub\":\"e\"}', true) || auth.uid()"),
             "a{\"sub\":\"e\"}e"
         );
+        // Row after row of one statement (a call site keeps its answer once asked twice for the
+        // same), the claims changing every third row: each row sees its own.
+        for helper in ["auth.uid()", "auth.claim('sub')", "auth.claims() ->> 'sub'"] {
+            assert_eq!(
+                text(&format!(
+                    "SELECT string_agg(left(CASE WHEN i % 3 = 1 THEN set_config('request.jwt.claims', \
+                       json_build_object('sub', 'g' || i)::text, true) ELSE '' END, 0) || ({helper}), ' ' ORDER BY i) \
+                     FROM generate_series(1, 8) i"
+                )),
+                "g1 g1 g1 g4 g4 g4 g7 g7",
+                "{helper}"
+            );
+        }
         // A plpgsql loop in one transaction (its expressions keep their state between runs), as
         // a benchmark or a batch of requests on one connection would do.
         run("DO $$ BEGIN FOR i IN 1..5 LOOP

@@ -6,7 +6,10 @@
 //! backend, keyed by that exact text. Every call reads the setting (no copy) and compares it with
 //! the key, so a new value — the next request, `set_config(..., true)` inside a transaction, a
 //! value set after `SET ROLE`, `RESET` — is a miss and is parsed at once; nothing is ever answered
-//! from an older value.
+//! from an older value. Past that check a call costs a few tens of nanoseconds: reading the
+//! setting skips PostgreSQL's search by name (`gucs::with_request_claims`), and a call site asked
+//! twice for the same answer from the same parse returns the copy it kept (`SiteAnswer`) instead
+//! of copying the claim again.
 //!
 //! The text is parsed by PostgreSQL's own jsonb input function and claims are read with its
 //! `->>`, so every answer is exactly what `current_setting('request.jwt.claims', true)::jsonb ->>
@@ -20,7 +23,7 @@
 //! the middle of a query, where these helpers (reading the setting at every call) follow the new
 //! value just as `current_setting` does.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::CString;
 
@@ -32,10 +35,6 @@ use crate::datum::{JsonbDatum, TextDatum};
 use crate::error::raise;
 use crate::gucs;
 
-fn text_datum(s: &Option<String>) -> Option<TextDatum> {
-    s.as_deref().map(TextDatum::copy)
-}
-
 /// `->> name` answers kept per claims value beyond `sub` and `role`: policies name a handful of
 /// claims; a caller inventing names cannot grow the cache past this.
 const MAX_MEMO: usize = 64;
@@ -44,6 +43,8 @@ const MAX_MEMO: usize = 64;
 struct Parsed {
     /// The setting's text this was parsed from, empty when unset: the cache key.
     raw: Vec<u8>,
+    /// Which parse of the backend this is (1, 2, ...): what a call site's answer was taken from.
+    generation: u64,
     /// The jsonb varlena, in 8-byte words so that a pointer to it is an aligned jsonb Datum.
     jsonb: Vec<u64>,
     jsonb_len: usize,
@@ -54,6 +55,7 @@ struct Parsed {
 
 thread_local! {
     static CACHE: RefCell<Option<Parsed>> = const { RefCell::new(None) };
+    static PARSES: Cell<u64> = const { Cell::new(0) };
 }
 
 impl Parsed {
@@ -78,8 +80,10 @@ impl Parsed {
         unsafe {
             std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), jsonb.as_mut_ptr().cast(), jsonb_len)
         };
+        PARSES.set(PARSES.get() + 1);
         let mut parsed = Parsed {
             raw: raw.to_vec(),
+            generation: PARSES.get(),
             jsonb,
             jsonb_len,
             sub: None,
@@ -104,28 +108,32 @@ impl Parsed {
         }
     }
 
-    fn claim(&mut self, name: &str) -> Option<TextDatum> {
+    /// `claims ->> name`: `sub` and `role` read at parse time, other names remembered.
+    fn claim(&mut self, name: &str) -> Option<String> {
         match name {
-            "sub" => return text_datum(&self.sub),
-            "role" => return text_datum(&self.role),
+            "sub" => return self.sub.clone(),
+            "role" => return self.role.clone(),
             _ => {}
         }
         if let Some(v) = self.memo.get(name) {
-            return text_datum(v);
+            return v.clone();
         }
         let v = self.lookup(name);
-        let datum = text_datum(&v);
         if self.memo.len() < MAX_MEMO {
-            self.memo.insert(name.to_owned(), v);
+            self.memo.insert(name.to_owned(), v.clone());
         }
-        datum
+        v
     }
 
-    /// A palloc'd copy of the claims, for the caller to own.
-    fn jsonb_copy(&self) -> pg_sys::Datum {
-        // SAFETY: palloc raises on failure; the copy is `jsonb_len` bytes of a valid varlena.
+    /// A copy of the claims in `mcx`, or in the call's memory context.
+    fn jsonb_copy(&self, mcx: Option<pg_sys::MemoryContext>) -> pg_sys::Datum {
+        // SAFETY: the allocation raises on failure; the copy is `jsonb_len` bytes of a valid
+        // varlena; `mcx` is a valid memory context.
         unsafe {
-            let copy = pg_sys::palloc(self.jsonb_len);
+            let copy = match mcx {
+                Some(mcx) => pg_sys::MemoryContextAlloc(mcx, self.jsonb_len),
+                None => pg_sys::palloc(self.jsonb_len),
+            };
             std::ptr::copy_nonoverlapping(
                 self.jsonb.as_ptr().cast::<u8>(),
                 copy.cast::<u8>(),
@@ -154,26 +162,132 @@ fn with_claims<R>(f: impl FnOnce(&mut Parsed) -> R) -> R {
     })
 }
 
+/// Claim names up to this many bytes are remembered at a call site (`uid()`, `role()`, and
+/// `claim('tenant')` in a policy); longer ones are answered without it.
+const SITE_NAME_MAX: usize = 64;
+
+/// What one call site of a helper answered last, kept in its `fn_extra` (in `fn_mcxt`, which
+/// lasts as long as the query's expression state): the parse and the claim name it answered for,
+/// and — once the site has answered the same name from the same parse twice, as a policy does
+/// row after row — the answer itself in `fn_mcxt`, which the site then returns as it is instead
+/// of copying it again: a function may return a pointer into memory that outlives the query
+/// (what keeps a value copies it; nothing frees or changes it). A site whose name or claims
+/// change between calls gets a fresh copy each time, so nothing piles up in `fn_mcxt`; an older
+/// kept answer stays until the query ends, as an earlier result may still be in use.
+struct SiteAnswer {
+    generation: u64,
+    name_len: usize,
+    name: [u8; SITE_NAME_MAX],
+    /// The answer kept in `fn_mcxt` (`Some(None)` for NULL), once the site asked twice.
+    kept: Option<Option<pg_sys::Datum>>,
+}
+
+/// The answer for `name` from the current claims: the call site's kept one when it has it, else
+/// `answer` builds one, in the call's memory context or, to keep, in the one it is given.
+fn at_site(
+    fcinfo: pg_sys::FunctionCallInfo,
+    name: &str,
+    answer: impl FnOnce(&mut Parsed, Option<pg_sys::MemoryContext>) -> Option<pg_sys::Datum>,
+) -> Option<pg_sys::Datum> {
+    with_claims(|parsed| {
+        // SAFETY: `fcinfo` is this call's; `flinfo`, when present, is valid, and its `fn_extra`
+        // is only ever set here, to a `SiteAnswer` in `fn_mcxt`, as are the answers it keeps.
+        unsafe {
+            let flinfo = (*fcinfo).flinfo;
+            if flinfo.is_null() || name.len() > SITE_NAME_MAX {
+                // No FmgrInfo (DirectFunctionCall), or a name not worth keeping.
+                return answer(parsed, None);
+            }
+            let mcx = (*flinfo).fn_mcxt;
+            let mut site = (*flinfo).fn_extra.cast::<SiteAnswer>();
+            if site.is_null() {
+                site = pg_sys::MemoryContextAlloc(mcx, std::mem::size_of::<SiteAnswer>())
+                    .cast::<SiteAnswer>();
+                site.write(SiteAnswer {
+                    generation: 0,
+                    name_len: 0,
+                    name: [0; SITE_NAME_MAX],
+                    kept: None,
+                });
+                (*flinfo).fn_extra = site.cast();
+            }
+            let site = &mut *site;
+            if site.generation == parsed.generation
+                && site.name[..site.name_len] == *name.as_bytes()
+            {
+                if let Some(kept) = site.kept {
+                    return kept;
+                }
+                // Asked again for the same: keep the answer for the calls to come.
+                let kept = answer(parsed, Some(mcx));
+                site.kept = Some(kept);
+                return kept;
+            }
+            site.generation = parsed.generation;
+            site.name_len = name.len();
+            site.name[..name.len()].copy_from_slice(name.as_bytes());
+            site.kept = None;
+            answer(parsed, None)
+        }
+    })
+}
+
+/// `claims ->> name` as a text in `mcx`, or in the call's memory context.
+fn claim_text(
+    parsed: &mut Parsed,
+    name: &str,
+    mcx: Option<pg_sys::MemoryContext>,
+) -> Option<pg_sys::Datum> {
+    let value = parsed.claim(name)?;
+    Some(match mcx {
+        // SAFETY: the call site's own memory context.
+        Some(mcx) => unsafe { text_in(mcx, &value) },
+        None => TextDatum::copy(&value).0,
+    })
+}
+
+/// A text copy of `s` in memory context `mcx`.
+///
+/// SAFETY: `mcx` is a valid memory context.
+unsafe fn text_in(mcx: pg_sys::MemoryContext, s: &str) -> pg_sys::Datum {
+    let len = s.len() + pg_sys::VARHDRSZ;
+    // SAFETY: a fresh allocation of `len` bytes, filled as a 4-byte-header varlena.
+    unsafe {
+        let text = pg_sys::MemoryContextAlloc(mcx, len).cast::<pg_sys::varlena>();
+        pgrx::set_varsize_4b(text, len as i32);
+        std::ptr::copy_nonoverlapping(
+            s.as_ptr(),
+            pgrx::vardata_any(text).cast_mut().cast::<u8>(),
+            s.len(),
+        );
+        pg_sys::Datum::from(text)
+    }
+}
+
 /// The claims of the current request as jsonb; `{}` outside a request.
 #[pg_extern(stable, parallel_safe)]
-fn claims() -> JsonbDatum {
-    JsonbDatum(with_claims(|c| c.jsonb_copy()))
+fn claims(fcinfo: pg_sys::FunctionCallInfo) -> JsonbDatum {
+    let datum = at_site(fcinfo, "", |parsed, mcx| Some(parsed.jsonb_copy(mcx)));
+    JsonbDatum(datum.expect("the claims are never NULL"))
 }
 
 /// One claim as text (`auth.claims() ->> name`); NULL when absent or JSON `null`.
 #[pg_extern(stable, strict, parallel_safe)]
-fn claim(name: &str) -> Option<TextDatum> {
-    with_claims(|c| c.claim(name))
+fn claim(fcinfo: pg_sys::FunctionCallInfo, name: &str) -> Option<TextDatum> {
+    at_site(fcinfo, name, |parsed, mcx| claim_text(parsed, name, mcx)).map(TextDatum)
 }
 
 /// The `sub` claim.
 #[pg_extern(stable, parallel_safe)]
-fn uid() -> Option<TextDatum> {
-    with_claims(|c| text_datum(&c.sub))
+fn uid(fcinfo: pg_sys::FunctionCallInfo) -> Option<TextDatum> {
+    at_site(fcinfo, "sub", |parsed, mcx| claim_text(parsed, "sub", mcx)).map(TextDatum)
 }
 
 /// The `role` claim.
 #[pg_extern(stable, parallel_safe)]
-fn role() -> Option<TextDatum> {
-    with_claims(|c| text_datum(&c.role))
+fn role(fcinfo: pg_sys::FunctionCallInfo) -> Option<TextDatum> {
+    at_site(fcinfo, "role", |parsed, mcx| {
+        claim_text(parsed, "role", mcx)
+    })
+    .map(TextDatum)
 }
