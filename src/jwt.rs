@@ -219,9 +219,16 @@ fn require_jwt_verify_privilege(fcinfo: pg_sys::FunctionCallInfo) {
     unsafe {
         let flinfo = (*fcinfo).flinfo;
         let role = pg_sys::GetUserId();
-        let cached = (*flinfo).fn_extra.cast::<VerifyPrivilege>();
+        let cached = if flinfo.is_null() {
+            std::ptr::null_mut()
+        } else {
+            (*flinfo).fn_extra.cast::<VerifyPrivilege>()
+        };
         let allowed = if !cached.is_null() && (*cached).role == role {
             (*cached).allowed
+        } else if flinfo.is_null() {
+            // Called without an FmgrInfo (DirectFunctionCall): nowhere to keep the answer.
+            may_execute_jwt_verify()
         } else {
             let allowed = may_execute_jwt_verify();
             let slot = pg_sys::MemoryContextAlloc(
