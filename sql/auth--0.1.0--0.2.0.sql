@@ -25,7 +25,6 @@ ALTER FUNCTION auth._invoking_role() SET SCHEMA auth_private;
 ALTER FUNCTION auth._jwt_header(text, text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._jwt_payload(text, text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._jwt_valid(text, text, text) SET SCHEMA auth_private;
-ALTER FUNCTION auth._jwt_verify(text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._login_password_matches(text, text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._may_record_use() SET SCHEMA auth_private;
 ALTER FUNCTION auth._new_api_key() SET SCHEMA auth_private;
@@ -47,6 +46,8 @@ ALTER FUNCTION auth._users_before_write() SET SCHEMA auth_private;
 -- are parsed by the credential markers' parser (a C function replaces the SQL one).
 DROP FUNCTION auth._signed_claims_ignoring_time(text);
 DROP FUNCTION auth._to_uuid(text);
+-- auth.jwt_verify is inlinable SQL over scalar helpers now (below): the set-returning helper goes.
+DROP FUNCTION auth._jwt_verify(text);
 
 -- New functions of the library.
 CREATE FUNCTION auth_private."_caller_claims"(
@@ -118,6 +119,44 @@ ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_name_check,
     ADD CONSTRAINT api_keys_name_check CHECK (auth_private._valid_credential_name(name));
 ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_plan_check,
     ADD CONSTRAINT api_keys_plan_check CHECK (auth_private._valid_plan(plan));
+
+CREATE FUNCTION auth_private."_jwt_claims"(
+	"token" TEXT
+) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_jwt_claims_wrapper';
+
+CREATE FUNCTION auth_private."_jwt_rejection"(
+	"token" TEXT
+) RETURNS TEXT
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_jwt_rejection_wrapper';
+
+-- The claim helpers are C functions now (request.jwt.claims parsed once per value): replaced in
+-- place, so policies and views that use them keep working.
+CREATE OR REPLACE FUNCTION auth."claims"() RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'claims_wrapper';
+
+CREATE OR REPLACE FUNCTION auth."claim"(
+	"name" TEXT
+) RETURNS text
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'claim_wrapper';
+
+CREATE OR REPLACE FUNCTION auth."uid"() RETURNS text
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'uid_wrapper';
+
+CREATE OR REPLACE FUNCTION auth."role"() RETURNS text
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'role_wrapper';
 
 -- Row locks that serialize password checks of names no user has (auth_private._lock_user).
 CREATE TABLE auth_private.login_locks (
@@ -367,36 +406,22 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION auth.jwt_verify(token text) RETURNS jsonb
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+CREATE OR REPLACE FUNCTION auth_private._jwt_reject(token text) RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY INVOKER
 AS $$
 DECLARE
-    r record;
+    message pg_catalog.text := auth_private._jwt_rejection(token);
 BEGIN
-    SELECT v.claims, v.rejection INTO r FROM auth_private._jwt_verify(token) AS v;
-    IF r.rejection IS NOT NULL THEN
-        RAISE SQLSTATE 'PT401' USING MESSAGE = 'invalid token: ' || r.rejection;
+    IF message IS NOT NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = message;
     END IF;
-    RETURN r.claims;
+    RETURN auth_private._jwt_claims(token);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION auth.claims() RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb, '{}'::jsonb) $$;
-
-CREATE OR REPLACE FUNCTION auth.claim(name text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> name $$;
-
-CREATE OR REPLACE FUNCTION auth.uid() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> 'sub' $$;
-
-CREATE OR REPLACE FUNCTION auth.role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> 'role' $$;
+CREATE OR REPLACE FUNCTION auth.jwt_verify(token text) RETURNS jsonb
+LANGUAGE sql STABLE CALLED ON NULL INPUT PARALLEL SAFE SECURITY INVOKER
+AS $$ SELECT coalesce(auth_private._jwt_claims(token), auth_private._jwt_reject(token)) $$;
 
 CREATE OR REPLACE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
 RETURNS TABLE(header json, payload json, valid boolean)
@@ -1068,7 +1093,12 @@ BEGIN
     END LOOP;
 END
 $$;
-GRANT EXECUTE ON FUNCTION auth_private._may_carry_markers(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    auth_private._may_carry_markers(text),
+    auth_private._jwt_claims(text),
+    auth_private._jwt_rejection(text),
+    auth_private._jwt_reject(text)
+TO PUBLIC;
 
 -- change_password was recreated: its initial privileges are the owner's alone, as in a fresh
 -- install, and the roles that could execute it before the update can again. GRANT inside an
