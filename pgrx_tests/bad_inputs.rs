@@ -340,8 +340,11 @@ mod tests {
             raises("decoded NUL through convert_from", "SELECT convert_from(auth.url_decode('AA'), 'UTF8')", "22021", "invalid byte sequence"),
             case("url_encode(NULL)", "SELECT auth.url_encode(NULL)", Expect::Returns(None)),
             // ---- claims of the request (RLS helpers, check_request) ----
-            raises("claims() of non-JSON claims", "SELECT auth.claims()", "22P02", "invalid input syntax for type json").with(claims("not json")),
-            raises("uid() of truncated claims", "SELECT auth.uid()", "22P02", "invalid input syntax for type json").with(claims(r#"{"sub":"#)),
+            raises("claims() of non-JSON claims", "SELECT auth.claims()", "22P02", "request.jwt.claims is not valid JSON").with(claims("not json")),
+            raises("uid() of truncated claims", "SELECT auth.uid()", "22P02", "request.jwt.claims is not valid JSON").with(claims(r#"{"sub":"#)),
+            raises("role() of claims with a lone surrogate", "SELECT auth.role()", "22P02", "request.jwt.claims is not valid JSON").with(claims(r#"{"role":"\ud800"}"#)),
+            raises("uid() of claims with a NUL escape", "SELECT auth.uid()", "22P05", "unsupported Unicode escape sequence").with(claims(r#"{"sub":"a\u0000b"}"#)),
+            case("uid() of 1 MB of claims", "SELECT auth.uid()", Expect::Returns(Some("big"))).with(claims(&format!(r#"{{"pad":"{}","sub":"big"}}"#, "p".repeat(MB)))),
             case("claim() of array claims", "SELECT auth.claim('sub')", Expect::Returns(None)).with(claims(r#"[{"sub":"x"}]"#)),
             raises("check_request: claims not JSON", "SELECT auth.check_request()", "PT401", "not a JSON object").with(as_anon(json!({"request.jwt.claims": r#"garbage "tid""#}))),
             raises("check_request: claims an array", "SELECT auth.check_request()", "PT401", "not a JSON object").with(as_anon(json!({"request.jwt.claims": format!(r#"[{{"tid":"{UUID}"}}]"#)}))),

@@ -402,11 +402,15 @@ mod tests {
             )),
             Some(true)
         );
-        assert_error(
-            "SELECT * FROM auth_private._jwt_verify('a.b.c')",
-            "42501",
-            "permission denied",
-        );
+        // Nor are the helpers of jwt_verify, executable by PUBLIC so that it can be inlined: they
+        // check the right to jwt_verify themselves.
+        for helper in ["_jwt_claims", "_jwt_rejection", "_jwt_reject"] {
+            assert_error(
+                &format!("SELECT auth_private.{helper}('a.b.c')"),
+                "42501",
+                "permission denied for function jwt_verify",
+            );
+        }
         // The claim helpers are for everyone.
         run("SELECT set_config('request.jwt.claims', '{\"sub\":\"u1\",\"role\":\"web\",\"org\":7}', true)");
         assert_eq!(one::<String>("SELECT auth.uid()").as_deref(), Some("u1"));
@@ -427,5 +431,263 @@ mod tests {
         assert_eq!(one::<String>("SELECT auth.claim(NULL)"), None);
         let volatility = text("SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc WHERE oid IN ('auth.claims()'::regprocedure, 'auth.claim(text)'::regprocedure, 'auth.uid()'::regprocedure, 'auth.role()'::regprocedure)");
         assert_eq!(volatility, "s", "claim helpers are STABLE");
+    }
+
+    /// The claim helpers answer from a per-backend cache keyed by the setting's text: every way of
+    /// changing `request.jwt.claims` is seen by the very next call.
+    #[pg_test]
+    fn jwt_claim_helpers_follow_every_change() {
+        let uid = || one::<String>("SELECT auth.uid()");
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"a\",\"role\":\"web\"}', true)");
+        assert_eq!(uid().as_deref(), Some("a"));
+        // Inside the same transaction, set_config(..., true) again.
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"b\",\"role\":\"web\"}', true)");
+        assert_eq!(uid().as_deref(), Some("b"));
+        assert_eq!(text("SELECT auth.claims() ->> 'sub'"), "b");
+        // SET, SET LOCAL, and a value set after SET ROLE.
+        run("SET request.jwt.claims = '{\"sub\":\"c\"}'");
+        assert_eq!(uid().as_deref(), Some("c"));
+        assert_eq!(one::<String>("SELECT auth.role()"), None);
+        run("CREATE ROLE jwt_claims_reader NOLOGIN");
+        run("SET LOCAL ROLE jwt_claims_reader");
+        assert_eq!(uid().as_deref(), Some("c"));
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"d\",\"role\":\"jwt_claims_reader\"}', true)");
+        assert_eq!(uid().as_deref(), Some("d"));
+        assert_eq!(
+            one::<String>("SELECT auth.role()").as_deref(),
+            Some("jwt_claims_reader")
+        );
+        run("RESET ROLE");
+        assert_eq!(uid().as_deref(), Some("d"));
+        // RESET: no claims at all.
+        run("RESET request.jwt.claims");
+        assert_eq!(uid(), None);
+        assert_eq!(text("SELECT auth.claims()::text"), "{}");
+        // The same text again after another one: no stale answer from the older parse.
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"a\"}', true)");
+        assert_eq!(uid().as_deref(), Some("a"));
+        // Inside one statement: a call after set_config sees the new value, as current_setting does.
+        assert_eq!(
+            text("SELECT auth.uid() || set_config('request.jwt.claims', '{\"sub\":\"e\"}', true) || auth.uid()"),
+            "a{\"sub\":\"e\"}e"
+        );
+        // Row after row of one statement (a call site keeps its answer once asked twice for the
+        // same), the claims changing every third row: each row sees its own.
+        for helper in ["auth.uid()", "auth.claim('sub')", "auth.claims() ->> 'sub'"] {
+            assert_eq!(
+                text(&format!(
+                    "SELECT string_agg(left(CASE WHEN i % 3 = 1 THEN set_config('request.jwt.claims', \
+                       json_build_object('sub', 'g' || i)::text, true) ELSE '' END, 0) || ({helper}), ' ' ORDER BY i) \
+                     FROM generate_series(1, 8) i"
+                )),
+                "g1 g1 g1 g4 g4 g4 g7 g7",
+                "{helper}"
+            );
+        }
+        // A plpgsql loop in one transaction (its expressions keep their state between runs), as
+        // a benchmark or a batch of requests on one connection would do.
+        run("DO $$ BEGIN FOR i IN 1..5 LOOP
+                 PERFORM set_config('request.jwt.claims', json_build_object('sub', 'u' || i)::text, true);
+                 IF auth.uid() IS DISTINCT FROM 'u' || i OR auth.claim('sub') IS DISTINCT FROM 'u' || i THEN
+                     RAISE 'stale claim at %', i;
+                 END IF;
+             END LOOP; END $$");
+        assert_eq!(uid().as_deref(), Some("u5"));
+        // A value that fails to parse leaves nothing behind: the next good value is read.
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":', true)");
+        assert_error(
+            "SELECT auth.uid()",
+            "22P02",
+            "request.jwt.claims is not valid JSON",
+        );
+        assert_error(
+            "SELECT auth.claims()",
+            "22P02",
+            "request.jwt.claims is not valid JSON",
+        );
+        assert_eq!(one::<String>("SELECT auth.claim(NULL)"), None);
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"f\"}', true)");
+        assert_eq!(uid().as_deref(), Some("f"));
+    }
+
+    /// The helpers give exactly what the `::jsonb` reading of the setting gives.
+    #[pg_test]
+    fn jwt_claim_helpers_match_the_jsonb_reading() {
+        for claims in [
+            r#"{"sub":"alice","role":"web","org":7,"n":1.50,"e":1e2,"big":123456789012345678901234567890}"#,
+            r#"{"sub":42,"role":null,"o":{"a":[1,"x"]},"a":[],"t":true,"s":"caf\u00e9 \"q\" \/"}"#,
+            r#"{"sub":"first","sub":"second","role":"r1","role":"r2"}"#,
+            r#"  { "sub" : "spaced" , "Sub" : "case" }  "#,
+            r#"[{"sub":"x"}]"#,
+            r#""just a string""#,
+            "42",
+            "null",
+            "{}",
+        ] {
+            run(&format!(
+                "SELECT set_config('request.jwt.claims', '{}', true)",
+                claims.replace('\'', "''")
+            ));
+            let same = one::<bool>(
+                "WITH j AS (SELECT current_setting('request.jwt.claims')::jsonb AS c)
+                 SELECT auth.claims() = j.c
+                    AND auth.uid() IS NOT DISTINCT FROM j.c ->> 'sub'
+                    AND auth.role() IS NOT DISTINCT FROM j.c ->> 'role'
+                    AND (SELECT bool_and(auth.claim(k) IS NOT DISTINCT FROM j.c ->> k)
+                         FROM unnest(ARRAY['sub', 'role', 'org', 'n', 'e', 'big', 'o', 'a', 't', 's', 'Sub', 'missing', '']) k)
+                 FROM j",
+            );
+            assert_eq!(same, Some(true), "{claims}");
+        }
+        // More distinct names than the helpers remember per value: still every answer right.
+        run("SELECT set_config('request.jwt.claims', (SELECT json_object_agg('k' || i, i)::text FROM generate_series(1, 200) i), true)");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM generate_series(1, 200) i, generate_series(1, 3) r WHERE auth.claim('k' || i) = i::text"),
+            Some(600)
+        );
+    }
+
+    /// What the helpers are, in the catalog: STABLE, PARALLEL SAFE, SECURITY INVOKER.
+    #[pg_test]
+    fn jwt_claim_helpers_catalog_entries() {
+        assert_eq!(
+            text(
+                "SELECT string_agg(p.oid::regprocedure::text || ' ' || p.provolatile::text || p.proparallel::text || p.prosecdef::text || ' ' || l.lanname, ', ' ORDER BY p.oid::regprocedure::text COLLATE \"C\")
+                 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                 WHERE p.oid IN ('auth.claims()'::regprocedure, 'auth.claim(text)'::regprocedure,
+                                 'auth.uid()'::regprocedure, 'auth.role()'::regprocedure)"
+            ),
+            "auth.claim(text) ssfalse c, auth.claims() ssfalse c, auth.role() ssfalse c, auth.uid() ssfalse c"
+        );
+    }
+
+    /// A row-level security policy written the plain way, `owner = auth.uid()`, read by a role
+    /// that does not own the table, as PostgREST runs it.
+    #[pg_test]
+    fn jwt_claim_helpers_in_a_policy() {
+        run("CREATE TABLE tests.rls_docs (owner text, body text)");
+        run("INSERT INTO tests.rls_docs SELECT 'user-' || (i % 10), 'doc ' || i FROM generate_series(1, 1000) i");
+        run("ALTER TABLE tests.rls_docs ENABLE ROW LEVEL SECURITY");
+        run("CREATE POLICY own ON tests.rls_docs USING (owner = auth.uid())");
+        run("CREATE ROLE jwt_rls_reader NOLOGIN");
+        run("GRANT SELECT ON tests.rls_docs TO jwt_rls_reader");
+        run("SET LOCAL ROLE jwt_rls_reader");
+        let count = || one::<i64>("SELECT count(*) FROM tests.rls_docs");
+        assert_eq!(count(), Some(0));
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"user-3\",\"role\":\"jwt_rls_reader\"}', true)");
+        assert_eq!(count(), Some(100));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM tests.rls_docs WHERE owner <> 'user-3'"),
+            Some(0)
+        );
+        run("SELECT set_config('request.jwt.claims', '{\"sub\":\"user-4\"}', true)");
+        assert_eq!(count(), Some(100));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM tests.rls_docs WHERE owner = 'user-3'"),
+            Some(0)
+        );
+        run("SELECT set_config('request.jwt.claims', '', true)");
+        assert_eq!(count(), Some(0));
+        run("RESET ROLE");
+    }
+
+    /// jwt_verify is plain SQL the planner inlines, and its helpers answer only a role that may
+    /// execute jwt_verify: also when a plan made for one role runs as another.
+    #[pg_test]
+    fn jwt_verify_is_inlined_and_keeps_its_grant() {
+        let token = text("SELECT auth.jwt_sign('{\"sub\":\"alice\"}')");
+        run("CREATE FUNCTION tests.jwt_plan(q text) RETURNS text LANGUAGE plpgsql AS $$
+             DECLARE line text; plan text := ''; BEGIN
+                 FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP plan := plan || line || ' '; END LOOP;
+                 RETURN plan;
+             END $$");
+        let plan = text(&format!(
+            "SELECT tests.jwt_plan('SELECT auth.jwt_verify(t) FROM (VALUES (''{token}'')) v(t)')"
+        ));
+        assert!(
+            plan.contains("auth_private._jwt_claims") && !plan.contains("jwt_verify("),
+            "not inlined: {plan}"
+        );
+        run("CREATE ROLE jwt_verifier NOLOGIN");
+        run("CREATE ROLE jwt_outsider NOLOGIN");
+        run("GRANT EXECUTE ON FUNCTION auth.jwt_verify(text) TO jwt_verifier");
+        run("SET LOCAL ROLE jwt_verifier");
+        assert_eq!(
+            text(&format!("SELECT auth.jwt_verify('{token}') ->> 'sub'")),
+            "alice"
+        );
+        assert_error(
+            "SELECT auth.jwt_verify('a.b.c')",
+            "PT401",
+            "invalid token: malformed token",
+        );
+        assert_eq!(
+            one::<pgrx::JsonB>("SELECT auth.jwt_verify(NULL)").map(|j| j.0),
+            None
+        );
+        // The helpers on their own, for a role that holds the grant.
+        assert_eq!(
+            text(&format!(
+                "SELECT auth_private._jwt_claims('{token}') ->> 'sub'"
+            )),
+            "alice"
+        );
+        assert_eq!(
+            one::<String>(&format!("SELECT auth_private._jwt_rejection('{token}')")),
+            None
+        );
+        assert!(text("SELECT auth_private._jwt_rejection('a.b.c')")
+            .starts_with("invalid token: malformed token: "));
+        assert_eq!(
+            one::<pgrx::JsonB>("SELECT auth_private._jwt_claims('a.b.c')").map(|j| j.0),
+            None
+        );
+        // A plan made (and inlined) for jwt_verifier, run as jwt_outsider.
+        run(&format!(
+            "PREPARE jwt_verify_plan AS SELECT auth.jwt_verify('{token}') ->> 'sub'"
+        ));
+        assert_eq!(text("EXECUTE jwt_verify_plan"), "alice");
+        run("RESET ROLE");
+        run("SET LOCAL ROLE jwt_outsider");
+        assert_error(
+            "EXECUTE jwt_verify_plan",
+            "42501",
+            "permission denied for function jwt_verify",
+        );
+        assert_error(
+            &format!("SELECT auth.jwt_verify('{token}')"),
+            "42501",
+            "permission denied for function jwt_verify",
+        );
+        run("RESET ROLE");
+        run("DEALLOCATE jwt_verify_plan");
+        let attributes = text(
+            "SELECT p.provolatile::text || p.proparallel::text || p.proisstrict::text || p.prosecdef::text || ' ' || l.lanname || ' ' || coalesce(p.proconfig::text, '-')
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'auth.jwt_verify(text)'::regprocedure",
+        );
+        assert_eq!(attributes, "ssfalsefalse sql -");
+    }
+
+    /// The claims jwt_verify returns: the signed JSON. Integers and strings are read exactly;
+    /// a payload holding a float is read as it always was (through the decoder's f64s).
+    #[pg_test]
+    fn jwt_verify_returns_the_signed_claims() {
+        let key = "test-secret-that-is-at-least-32-bytes-long";
+        let exact = r#"{"sub":"alice","n":42,"neg":-7,"u":18446744073709551615,"s":"caf\u00e9 \"q\" \/","o":{"a":[1,2,null,true]}}"#;
+        let token = text(&format!("SELECT auth.sign('{exact}', '{key}')"));
+        assert_eq!(
+            one::<bool>(&format!(
+                "SELECT auth.jwt_verify('{token}') = '{exact}'::jsonb"
+            )),
+            Some(true)
+        );
+        let floats = r#"{"sub":"bob","f":1.5,"e":1e2,"big":123456789012345678901234567890}"#;
+        let token = text(&format!("SELECT auth.sign('{floats}', '{key}')"));
+        assert_eq!(
+            text(&format!(
+                "SELECT concat_ws(' ', c ->> 'sub', c ->> 'f', c ->> 'e', c ->> 'big') FROM auth.jwt_verify('{token}') c"
+            )),
+            "bob 1.5 100.0 123456789012345680000000000000"
+        );
     }
 }

@@ -51,6 +51,11 @@ mod tests {
         "auth_private._jwt_payload(text,text)",
         "auth_private._jwt_valid(text,text,text)",
         "auth_private._may_carry_markers(text)",
+        // The helpers of auth.jwt_verify (inlined into its caller's query): each refuses a role
+        // that may not execute auth.jwt_verify itself (checked below).
+        "auth_private._jwt_claims(text)",
+        "auth_private._jwt_reject(text)",
+        "auth_private._jwt_rejection(text)",
         "auth.claim(text)",
         "auth.claims()",
         "auth.role()",
@@ -531,6 +536,11 @@ mod tests {
             calls
                 .iter()
                 .filter(|(f, _, trigger)| !allowed.contains(f) && !trigger)
+                // The helpers of jwt_verify are executable by PUBLIC but refuse these roles too.
+                .chain(calls.iter().filter(|(f, _, _)| {
+                    f.starts_with("auth_private._jwt_reject")
+                        || f == "auth_private._jwt_claims(text)"
+                }))
                 .filter_map(|(f, call, _)| {
                     let (state, message) = error_of(call);
                     (state != "42501").then(|| format!("{f} via {call}: {state} {message}"))
@@ -548,7 +558,7 @@ mod tests {
         for must in [
             "auth.login(text,text)",
             "auth.refresh_token(text)",
-            "auth.jwt_verify(text)",
+            "auth.logout(text)",
         ] {
             assert!(
                 definers.iter().any(|d| d == must),
@@ -635,7 +645,9 @@ mod tests {
         ("_start_session", "text, name", "jsonb"),
         ("_session_response", "uuid, text, name, text", "jsonb"),
         ("_refresh_refused", "", "jsonb"),
-        ("_jwt_verify", "text", "text"),
+        ("_jwt_claims", "text", "jsonb"),
+        ("_jwt_rejection", "text", "text"),
+        ("_jwt_reject", "text", "jsonb"),
         ("_sign_api_key_token", "uuid, text, text, bigint", "text"),
         ("_check_request_credentials", "text", "void"),
         ("_check_credential_role", "name, name", "void"),

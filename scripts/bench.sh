@@ -6,7 +6,11 @@
 #        md5() of the same input; best of 3 after a warm-up;
 #   (ii) login at bcrypt cost 10 beside pgcrypto crypt() at cost 10, the refresh-token round trip,
 #        and auth.check_request()'s overhead per PostgREST-shaped request (set_config of request.*
-#        then the hook, READ ONLY, as the request's role) beside the same request without the hook.
+#        then the hook, READ ONLY, as the request's role) beside the same request without the hook;
+#   (iii) the claim helpers in row-level security: count(*) over 200 000 rows with
+#        `owner = auth.uid()`, `owner = (SELECT auth.uid())` and the hand-written
+#        `current_setting('request.jwt.claims', true)::jsonb ->> 'sub'`, as a plain WHERE (as the
+#        table's owner) and as the USING of a policy (as a role that does not own the table).
 # Prints a table, the ratios and how they compare with the performance targets. Exits 0 whatever the
 # figures (non-zero only when something fails to run).
 #
@@ -15,7 +19,7 @@
 # The last line names the server version, so runs on different versions can be compared.
 #
 # Environment: BENCH_CALLS (20000), BENCH_HOOK_CALLS (20000), BENCH_REFRESH_CALLS (1000),
-# BENCH_LOGIN_CALLS (10), BENCH_REPS (3). It always installs the release build it just made: the
+# BENCH_LOGIN_CALLS (10), BENCH_RLS_ROWS (200000), BENCH_REPS (3). It always installs the release build it just made: the
 # shared install directories may hold a debug build from `cargo pgrx test`, ten times slower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +56,7 @@ CALLS=${BENCH_CALLS:-20000}
 HOOK_CALLS=${BENCH_HOOK_CALLS:-20000}
 REFRESH_CALLS=${BENCH_REFRESH_CALLS:-1000}
 LOGIN_CALLS=${BENCH_LOGIN_CALLS:-10}
+RLS_ROWS=${BENCH_RLS_ROWS:-200000}
 REPS=${BENCH_REPS:-3}
 SECRET='benchmark-secret-of-at-least-32-bytes!'
 BENCH_PASSWORD='benchmark password'
@@ -411,13 +416,63 @@ SELECT bench.record_hook('tid lookup', :n, :p_tid, :h_tid)
 \g /dev/null
 SQL
 
+section "(iii) claim helpers in row-level security (count(*) of $RLS_ROWS rows, 1% of them the caller's; µs per row, best of $REPS)"
+bq -v rows="$RLS_ROWS" <<'SQL'
+\set ON_ERROR_STOP 1
+-- One table, 100 owners; the claims set for the session, as PostgREST sets them per request.
+CREATE TABLE bench.docs AS SELECT i AS id, 'user-' || (i % 100) AS owner FROM generate_series(1, :rows) i;
+VACUUM ANALYZE bench.docs;
+CREATE ROLE bench_rls NOLOGIN;
+GRANT SELECT ON bench.docs TO bench_rls;
+SELECT set_config('request.jwt.claims', '{"sub":"user-7","role":"bench_rls","exp":4102444800}', false)
+\g /dev/null
+SELECT 'owner = (SELECT auth.uid())' AS p_sub,
+       'owner = auth.uid()' AS p_plain,
+       'owner = current_setting(''request.jwt.claims'', true)::jsonb ->> ''sub''' AS p_hand
+\gset
+
+-- (a) A plain WHERE, as the table's owner.
+SELECT bench.record('rls, WHERE', :'p_sub', :rows, 'SELECT count(*) FROM bench.docs WHERE ' || :'p_sub', :reps, true),
+       bench.record('rls, WHERE', :'p_plain', :rows, 'SELECT count(*) FROM bench.docs WHERE ' || :'p_plain', :reps),
+       bench.record('rls, WHERE', :'p_hand', :rows, 'SELECT count(*) FROM bench.docs WHERE ' || :'p_hand', :reps)
+\g /dev/null
+
+-- (b) The USING of a policy, as bench_rls (which does not own the table): count(*) without a
+-- WHERE, each predicate in turn the policy's. Each must let bench_rls see exactly its 1%.
+ALTER TABLE bench.docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON bench.docs USING (false);
+CREATE FUNCTION bench.policy_us(predicate text, n_rows int, reps int) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+    us float8;
+    seen bigint;
+BEGIN
+    EXECUTE format('ALTER POLICY own ON bench.docs USING (%s)', predicate);
+    SET LOCAL ROLE bench_rls;
+    SELECT count(*) INTO seen FROM bench.docs;
+    IF seen <> n_rows / 100 THEN
+        RAISE EXCEPTION 'policy % let bench_rls see % rows', predicate, seen;
+    END IF;
+    us := bench.statement_us('SELECT count(*) FROM bench.docs', n_rows, reps);
+    RESET ROLE;
+    RETURN us;
+END
+$$;
+INSERT INTO bench.results (section, label, calls, us, ref)
+VALUES ('rls, policy', 'USING (' || :'p_sub' || ')', :rows, bench.policy_us(:'p_sub', :rows, :reps), true);
+INSERT INTO bench.results (section, label, calls, us, ref)
+VALUES ('rls, policy', 'USING (' || :'p_plain' || ')', :rows, bench.policy_us(:'p_plain', :rows, :reps), false);
+INSERT INTO bench.results (section, label, calls, us, ref)
+VALUES ('rls, policy', 'USING (' || :'p_hand' || ')', :rows, bench.policy_us(:'p_hand', :rows, :reps), false);
+SQL
+
 section "results (µs per call; ratio = time / the section's first row)"
 bq <<'SQL'
 \pset footer off
 SELECT r.section,
        r.label,
        r.calls,
-       to_char(r.us, 'FM999990.00') AS "µs/call",
+       to_char(r.us, CASE WHEN r.us < 1 THEN 'FM0.000' ELSE 'FM999990.00' END) AS "µs/call",
        to_char(r.us / f.us, 'FM99990.00') || '×' AS ratio
 FROM bench.results r
 JOIN LATERAL (SELECT f.us FROM bench.results f
@@ -437,6 +492,10 @@ WITH v AS (
            to_char(p.us / n.us, 'FM99990.0') || '×', '≥ 10×', p.us / n.us >= 10
     FROM v n, v p WHERE n.label = 'auth.verify (native)' AND p.section = 'verify' AND p.label LIKE 'pgjwt%'
     UNION ALL
+    SELECT 'verify: auth.jwt_verify / auth.verify',
+           to_char(j.us / n.us, 'FM990.00') || '×', '≤ 2×', j.us / n.us <= 2
+    FROM v n, v j WHERE n.label = 'auth.verify (native)' AND j.section = 'verify' AND j.label LIKE 'auth.jwt_verify%'
+    UNION ALL
     SELECT 'login / crypt() at cost 10',
            to_char(l.us / c.us, 'FM990.00') || '×', '≤ 1.20×', l.us / c.us <= 1.2
     FROM v c, v l WHERE c.label LIKE 'pgcrypto crypt()%' AND l.label LIKE 'auth.login%'
@@ -450,6 +509,16 @@ WITH v AS (
            h.us - p.us <= CASE WHEN h.section LIKE '%no tid%' THEN 10 ELSE 50 END
     FROM v h JOIN v p ON p.section = h.section AND p.ref
     WHERE h.section LIKE 'hook%' AND NOT h.ref
+    UNION ALL
+    SELECT p.section || ': auth.uid() / (SELECT auth.uid())',
+           to_char(p.us / s.us, 'FM990.00') || '×', '≤ 3×', p.us / s.us <= 3
+    FROM v s JOIN v p ON p.section = s.section AND s.ref
+    WHERE s.section LIKE 'rls%' AND p.label LIKE '%= auth.uid()%'
+    UNION ALL
+    SELECT h.section || ': hand-written jsonb / auth.uid()',
+           to_char(h.us / p.us, 'FM990.0') || '×', '≥ 5×', h.us / p.us >= 5
+    FROM v p JOIN v h ON h.section = p.section
+    WHERE p.section LIKE 'rls%' AND p.label LIKE '%= auth.uid()%' AND h.label LIKE '%current_setting%'
 )
 SELECT what AS "target", value AS measured, target AS "goal",
        CASE WHEN met THEN 'met' ELSE 'NOT met' END AS verdict

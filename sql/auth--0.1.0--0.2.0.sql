@@ -3,7 +3,7 @@
 -- Hand-written: every schema change of 0.2.0 is here, and a database updated with it ends with
 -- the same objects, definitions and privileges as a fresh 0.2.0 install (scripts/upgrade-test.sh
 -- compares the catalogs). A function this script creates is EXECUTE-able by PUBLIC until it is
--- revoked: the script ends with the statements of sql/privileges.sql, as a fresh install does.
+-- revoked: the script ends by revoking it, as sql/privileges.sql does in a fresh install.
 -- Every row of every table is kept.
 
 \echo Use "ALTER EXTENSION auth UPDATE TO '0.2.0'" to load this file. \quit
@@ -25,7 +25,6 @@ ALTER FUNCTION auth._invoking_role() SET SCHEMA auth_private;
 ALTER FUNCTION auth._jwt_header(text, text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._jwt_payload(text, text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._jwt_valid(text, text, text) SET SCHEMA auth_private;
-ALTER FUNCTION auth._jwt_verify(text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._login_password_matches(text, text) SET SCHEMA auth_private;
 ALTER FUNCTION auth._may_record_use() SET SCHEMA auth_private;
 ALTER FUNCTION auth._new_api_key() SET SCHEMA auth_private;
@@ -47,6 +46,8 @@ ALTER FUNCTION auth._users_before_write() SET SCHEMA auth_private;
 -- are parsed by the credential markers' parser (a C function replaces the SQL one).
 DROP FUNCTION auth._signed_claims_ignoring_time(text);
 DROP FUNCTION auth._to_uuid(text);
+-- auth.jwt_verify is inlinable SQL over scalar helpers now (below): the set-returning helper goes.
+DROP FUNCTION auth._jwt_verify(text);
 
 -- New functions of the library.
 CREATE FUNCTION auth_private."_caller_claims"(
@@ -118,6 +119,44 @@ ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_name_check,
     ADD CONSTRAINT api_keys_name_check CHECK (auth_private._valid_credential_name(name));
 ALTER TABLE auth.api_keys DROP CONSTRAINT api_keys_plan_check,
     ADD CONSTRAINT api_keys_plan_check CHECK (auth_private._valid_plan(plan));
+
+CREATE FUNCTION auth_private."_jwt_claims"(
+	"token" TEXT
+) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_jwt_claims_wrapper';
+
+CREATE FUNCTION auth_private."_jwt_rejection"(
+	"token" TEXT
+) RETURNS TEXT
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_jwt_rejection_wrapper';
+
+-- The claim helpers are C functions now (request.jwt.claims parsed once per value): replaced in
+-- place, so policies and views that use them keep working.
+CREATE OR REPLACE FUNCTION auth."claims"() RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'claims_wrapper';
+
+CREATE OR REPLACE FUNCTION auth."claim"(
+	"name" TEXT
+) RETURNS text
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'claim_wrapper';
+
+CREATE OR REPLACE FUNCTION auth."uid"() RETURNS text
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'uid_wrapper';
+
+CREATE OR REPLACE FUNCTION auth."role"() RETURNS text
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'role_wrapper';
 
 -- Row locks that serialize password checks of names no user has (auth_private._lock_user).
 CREATE TABLE auth_private.login_locks (
@@ -367,36 +406,22 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION auth.jwt_verify(token text) RETURNS jsonb
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+CREATE OR REPLACE FUNCTION auth_private._jwt_reject(token text) RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY INVOKER
 AS $$
 DECLARE
-    r record;
+    message pg_catalog.text := auth_private._jwt_rejection(token);
 BEGIN
-    SELECT v.claims, v.rejection INTO r FROM auth_private._jwt_verify(token) AS v;
-    IF r.rejection IS NOT NULL THEN
-        RAISE SQLSTATE 'PT401' USING MESSAGE = 'invalid token: ' || r.rejection;
+    IF message IS NOT NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = message;
     END IF;
-    RETURN r.claims;
+    RETURN auth_private._jwt_claims(token);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION auth.claims() RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb, '{}'::jsonb) $$;
-
-CREATE OR REPLACE FUNCTION auth.claim(name text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> name $$;
-
-CREATE OR REPLACE FUNCTION auth.uid() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> 'sub' $$;
-
-CREATE OR REPLACE FUNCTION auth.role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT auth.claims() ->> 'role' $$;
+CREATE OR REPLACE FUNCTION auth.jwt_verify(token text) RETURNS jsonb
+LANGUAGE sql STABLE CALLED ON NULL INPUT PARALLEL SAFE SECURITY INVOKER
+AS $$ SELECT coalesce(auth_private._jwt_claims(token), auth_private._jwt_reject(token)) $$;
 
 CREATE OR REPLACE FUNCTION auth.verify(token text, secret text, algorithm text DEFAULT 'HS256')
 RETURNS TABLE(header json, payload json, valid boolean)
@@ -784,15 +809,6 @@ BEGIN
 END
 $$;
 
-DO $$
-BEGIN
-    IF pg_catalog.current_setting('auth_update.change_password_grantees') <> '' THEN
-        EXECUTE 'GRANT EXECUTE ON FUNCTION auth.change_password(text, text) TO '
-            || pg_catalog.current_setting('auth_update.change_password_grantees');
-    END IF;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION auth.revoke_user_sessions(username text) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1052,32 +1068,55 @@ COMMENT ON FUNCTION auth.grant_request_check(name[]) IS
 
 
 
--- Deny by default: nothing in schemas auth and auth_private is executable or readable by PUBLIC
--- except what is listed here. Every other function is for the extension owner, for SECURITY
--- DEFINER flows, or for the roles the docs say to grant it to. The update script from 0.1.0 ends
--- with the same statements, so a fresh install and an updated database grant the same.
+-- Privileges, as a fresh install has them (sql/privileges.sql), stated for the objects this update
+-- creates only. A REVOKE or GRANT on an object that already exists would record its current
+-- grants — those the installation made since 0.1.0, such as auth.grant_session_access's — as the
+-- extension's initial privileges (pg_init_privs), and pg_dump would then leave them out of a dump.
+-- Functions this script created still have the default ACL (EXECUTE for PUBLIC): revoke it.
 COMMENT ON SCHEMA auth_private IS
     'Internals of the auth extension; never expose it through PostgREST.';
-
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auth FROM PUBLIC;
-REVOKE ALL ON ALL TABLES IN SCHEMA auth FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auth_private FROM PUBLIC;
-REVOKE ALL ON ALL TABLES IN SCHEMA auth_private FROM PUBLIC;
-GRANT USAGE ON SCHEMA auth TO PUBLIC;
--- USAGE only: auth.verify (inlined into the caller's query) and auth.check_request (run as the
--- request's role) name functions of auth_private; nothing there is executable unless granted.
 GRANT USAGE ON SCHEMA auth_private TO PUBLIC;
-
+REVOKE ALL ON TABLE auth_private.login_locks FROM PUBLIC;
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN
+        SELECT p.oid FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_depend d
+          ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+         AND d.deptype = 'e'
+         AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'auth')
+        WHERE p.proacl IS NULL
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
 GRANT EXECUTE ON FUNCTION
-    auth.url_encode(bytea),
-    auth.url_decode(text),
-    auth.verify(text, text, text),
-    auth_private._jwt_header(text, text),
-    auth_private._jwt_payload(text, text),
-    auth_private._jwt_valid(text, text, text),
     auth_private._may_carry_markers(text),
-    auth.claims(),
-    auth.claim(text),
-    auth.uid(),
-    auth.role()
+    auth_private._jwt_claims(text),
+    auth_private._jwt_rejection(text),
+    auth_private._jwt_reject(text)
 TO PUBLIC;
+
+-- change_password was recreated: its initial privileges are the owner's alone, as in a fresh
+-- install, and the roles that could execute it before the update can again. GRANT inside an
+-- extension script records the grant as an initial privilege, so the record is set back to what
+-- it was before the grant.
+SELECT pg_catalog.set_config('auth_update.change_password_initprivs', (
+    SELECT i.initprivs::text FROM pg_catalog.pg_init_privs i
+    WHERE i.objoid = 'auth.change_password(text, text)'::pg_catalog.regprocedure
+      AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0), true);
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('auth_update.change_password_grantees') <> '' THEN
+        EXECUTE 'GRANT EXECUTE ON FUNCTION auth.change_password(text, text) TO '
+            || pg_catalog.current_setting('auth_update.change_password_grantees');
+        UPDATE pg_catalog.pg_init_privs i
+        SET initprivs = pg_catalog.current_setting('auth_update.change_password_initprivs')::pg_catalog.aclitem[]
+        WHERE i.objoid = 'auth.change_password(text, text)'::pg_catalog.regprocedure
+          AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0;
+    END IF;
+END
+$$;

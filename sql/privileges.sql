@@ -10,8 +10,9 @@ REVOKE ALL ON ALL TABLES IN SCHEMA auth FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auth_private FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA auth_private FROM PUBLIC;
 GRANT USAGE ON SCHEMA auth TO PUBLIC;
--- USAGE only: auth.verify (inlined into the caller's query) and auth.check_request (run as the
--- request's role) name functions of auth_private; nothing there is executable unless granted.
+-- USAGE only: auth.verify and auth.jwt_verify (inlined into the caller's query) and
+-- auth.check_request (run as the request's role) name functions of auth_private; nothing there
+-- is executable unless granted.
 GRANT USAGE ON SCHEMA auth_private TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
@@ -22,6 +23,11 @@ GRANT EXECUTE ON FUNCTION
     auth_private._jwt_payload(text, text),
     auth_private._jwt_valid(text, text, text),
     auth_private._may_carry_markers(text),
+    -- The helpers of auth.jwt_verify, which is inlined into its caller's query. Each refuses
+    -- (42501) a role that may not execute auth.jwt_verify(text) itself, which stays private.
+    auth_private._jwt_claims(text),
+    auth_private._jwt_rejection(text),
+    auth_private._jwt_reject(text),
     auth.claims(),
     auth.claim(text),
     auth.uid(),

@@ -300,6 +300,108 @@ pub fn setting_value(name: &CStr) -> Option<String> {
     (!value.is_empty()).then(|| value.into_owned())
 }
 
+/// `request.jwt.claims`, read by the claim helpers once per row: its bytes, without a copy, empty
+/// when unset. They belong to the settings machinery and stay valid while no setting changes, so
+/// `f` must not change one.
+pub fn with_request_claims<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    let raw = hot::request_claims();
+    if raw.is_null() {
+        return f(&[]);
+    }
+    // SAFETY: a valid C string of the settings machinery, borrowed for the duration of `f`.
+    f(unsafe { CStr::from_ptr(raw) }.to_bytes())
+}
+
+/// Reading `request.jwt.claims` by name costs more than everything else a claim helper does:
+/// PostgreSQL 15 keeps the settings in an array sorted by name and searches it with a
+/// case-insensitive comparison at every read. So the reader remembers where the setting's record
+/// sits and, at every read, checks that the record there is still one named `request.jwt.claims`
+/// holding a string before taking its current value; anything else (a new setting re-sorts the
+/// array, a reserved prefix removes placeholders, a library defining the setting replaces its
+/// placeholder) falls back to the search. The value read is the one `GetConfigOption` returns.
+/// PostgreSQL 16 and later look settings up in a hash table: the plain read is used there.
+#[cfg(feature = "pg15")]
+mod hot {
+    use std::cell::Cell;
+    use std::ffi::{c_char, c_int, CStr};
+
+    use pgrx::pg_sys;
+
+    const NAME: &CStr = c"request.jwt.claims";
+
+    // Both return a backend-local static and cannot raise an error, so they are declared here
+    // without pgrx's error guard (a setjmp per call).
+    unsafe extern "C-unwind" {
+        fn get_guc_variables() -> *mut *mut pg_sys::config_generic;
+        fn GetNumConfigOptions() -> c_int;
+    }
+
+    thread_local! {
+        /// Where `request.jwt.claims` was last found in the array of settings.
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+
+    /// PostgreSQL's comparison of setting names: ASCII letters in either case.
+    fn is_our_name(name: *const c_char) -> bool {
+        // SAFETY: `name` is a valid C string: reading stops at its NUL, as the first byte that
+        // differs from NAME (which holds none) ends the loop.
+        let ours = NAME.to_bytes_with_nul();
+        ours.iter().enumerate().all(|(i, &want)| {
+            let got = unsafe { *name.add(i) } as u8;
+            got.eq_ignore_ascii_case(&want)
+        })
+    }
+
+    /// The value of the string setting whose record is `record`, when it is ours.
+    ///
+    /// SAFETY: `record` is a live entry of the array of settings.
+    unsafe fn value_of(record: *mut pg_sys::config_generic) -> Option<*const c_char> {
+        unsafe {
+            if (*record).vartype != pg_sys::config_type::PGC_STRING || !is_our_name((*record).name)
+            {
+                return None;
+            }
+            Some(*(*record.cast::<pg_sys::config_string>()).variable)
+        }
+    }
+
+    pub fn request_claims() -> *const c_char {
+        // SAFETY: the array and its length are read together, in this single-threaded backend,
+        // and only entries below the length are read.
+        unsafe {
+            let records = get_guc_variables();
+            let count = usize::try_from(GetNumConfigOptions()).unwrap_or(0);
+            let at = INDEX.get();
+            if at < count {
+                if let Some(value) = value_of(*records.add(at)) {
+                    return value;
+                }
+            }
+            // Not where it was: ask by name (NULL when it was never set in this backend), then
+            // find the record for the next read.
+            let value = pg_sys::GetConfigOption(NAME.as_ptr(), true, false);
+            if !value.is_null() {
+                if let Some(found) = (0..count).find(|&i| value_of(*records.add(i)).is_some()) {
+                    INDEX.set(found);
+                }
+            }
+            value
+        }
+    }
+}
+
+#[cfg(not(feature = "pg15"))]
+mod hot {
+    use std::ffi::c_char;
+
+    use pgrx::pg_sys;
+
+    pub fn request_claims() -> *const c_char {
+        // SAFETY: with missing_ok, GetConfigOption returns NULL or a valid C string.
+        unsafe { pg_sys::GetConfigOption(c"request.jwt.claims".as_ptr(), true, false) }
+    }
+}
+
 /// The configured JWT secret, the setting it came from, and whether it is base64. Only
 /// `auth.jwt_secret`: PostgREST's `pgrst.jwt_secret` and `app.settings.jwt_secret`, which 0.1.0
 /// fell back to, are settings every role can read.

@@ -1,13 +1,18 @@
 //! JWT functions: the pgjwt-compatible API (caller's secret) and the server-keyed API.
 
 use auth_core::claims::{self, Policy};
+use auth_core::error::Rejection;
 use auth_core::{base64url, jwt, secret, Algorithm, AuthError};
 use pgrx::datum::JsonB;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
+use pgrx::{IntoDatum, PgLogLevel, PgSqlErrorCode};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
+use std::ffi::CString;
 use std::rc::Rc;
 
+use crate::datum::JsonbDatum;
 use crate::error::OrRaise;
 use crate::gucs;
 
@@ -153,10 +158,8 @@ fn jwt_sign(claims: JsonB) -> String {
     sign_with_server_key(claims, Some(gucs::access_token_ttl().into()))
 }
 
-/// Strict verification; the plpgsql `auth.jwt_verify` raises PT401 with `rejection`.
-pub fn verify_with_server_key(
-    token: &str,
-) -> Result<Map<String, Value>, auth_core::error::Rejection> {
+/// Strict verification with the server key: the one rule of `auth.jwt_verify`.
+fn verify_decoded(token: &str) -> Result<jwt::Decoded, Rejection> {
     let (alg, key) = server_key().or_raise();
     let decoded = jwt::decode(token)?;
     decoded.verify_signature(token, alg, &key)?;
@@ -170,7 +173,12 @@ pub fn verify_with_server_key(
     };
     claims::check(&decoded.payload, &policy)?;
     claims::check_no_nul(&decoded.payload)?;
-    Ok(decoded.payload)
+    Ok(decoded)
+}
+
+/// The claims of a token that passes `auth.jwt_verify`, or why it does not.
+pub fn verify_with_server_key(token: &str) -> Result<Map<String, Value>, Rejection> {
+    verify_decoded(token).map(|decoded| decoded.payload)
 }
 
 /// The claims of a token signed with the server key, checking the algorithm and the signature but
@@ -185,7 +193,142 @@ pub fn signed_claims_ignoring_time(token: &str) -> Option<Map<String, Value>> {
     Some(decoded.payload)
 }
 
+// `auth.jwt_verify` (sql/jwt.sql) is plain SQL the planner inlines into the caller's query:
+// `coalesce(auth_private._jwt_claims(token), auth_private._jwt_reject(token))`. The claims come
+// from one scalar call; only a refused token takes the slow path, a plpgsql function that asks
+// `_jwt_rejection` for the reason (verifying again) and raises PT401, which Rust cannot raise.
+//
+// Inlined, the helpers run with the caller's privileges, so they are executable by PUBLIC; each
+// first checks that the caller may execute `auth.jwt_verify(text)` itself (42501 otherwise). So
+// granting `auth.jwt_verify` stays what lets a role verify with the server key, and a direct call
+// of a helper, or a cached plan run after `SET ROLE` to a role without the grant, is refused as
+// the SECURITY DEFINER wrapper of 0.1.0 refused it.
+
+/// The answer of the privilege check, kept for one call site of one query (`fn_extra`) and the
+/// role it was computed for. PostgreSQL itself checks EXECUTE once per call site and query.
+struct VerifyPrivilege {
+    role: pg_sys::Oid,
+    allowed: bool,
+}
+
+/// Raises 42501 unless the current role may execute `auth.jwt_verify(text)`.
+fn require_jwt_verify_privilege(fcinfo: pg_sys::FunctionCallInfo) {
+    // SAFETY: `fcinfo` is the call's own, with a valid `flinfo`; `fn_extra` is ours to use and is
+    // only ever set below, to a `VerifyPrivilege` allocated in `fn_mcxt`, which lives as long as
+    // the `FmgrInfo`.
+    unsafe {
+        let flinfo = (*fcinfo).flinfo;
+        let role = pg_sys::GetUserId();
+        let cached = if flinfo.is_null() {
+            std::ptr::null_mut()
+        } else {
+            (*flinfo).fn_extra.cast::<VerifyPrivilege>()
+        };
+        let allowed = if !cached.is_null() && (*cached).role == role {
+            (*cached).allowed
+        } else if flinfo.is_null() {
+            // Called without an FmgrInfo (DirectFunctionCall): nowhere to keep the answer.
+            may_execute_jwt_verify()
+        } else {
+            let allowed = may_execute_jwt_verify();
+            let slot = pg_sys::MemoryContextAlloc(
+                (*flinfo).fn_mcxt,
+                std::mem::size_of::<VerifyPrivilege>(),
+            )
+            .cast::<VerifyPrivilege>();
+            slot.write(VerifyPrivilege { role, allowed });
+            (*flinfo).fn_extra = slot.cast();
+            allowed
+        };
+        if !allowed {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                "permission denied for function jwt_verify",
+                "",
+            )
+            .report(PgLogLevel::ERROR);
+        }
+    }
+}
+
+/// `has_function_privilege('auth.jwt_verify(pg_catalog.text)', 'EXECUTE')` for the current role;
+/// false when the function does not exist.
+fn may_execute_jwt_verify() -> bool {
+    // SAFETY: two fmgr builtins with text arguments; to_regprocedure answers NULL for an unknown
+    // function, has_function_privilege_id NULL for a dropped one.
+    unsafe {
+        let Some(oid) = pgrx::direct_function_call::<pg_sys::Oid>(
+            pg_sys::to_regprocedure,
+            &["auth.jwt_verify(pg_catalog.text)".into_datum()],
+        ) else {
+            return false;
+        };
+        pgrx::direct_function_call::<bool>(
+            pg_sys::has_function_privilege_id,
+            &[oid.into_datum(), "EXECUTE".into_datum()],
+        )
+        .unwrap_or(false)
+    }
+}
+
+/// `auth_private._jwt_claims(token)`: the claims of a token `auth.jwt_verify` accepts, NULL for
+/// a token it refuses. A missing or unusable key raises 22023 as `jwt_verify` does.
 #[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
+fn _jwt_claims(fcinfo: pg_sys::FunctionCallInfo, token: &str) -> Option<JsonbDatum> {
+    require_jwt_verify_privilege(fcinfo);
+    let decoded = verify_decoded(token).ok()?;
+    Some(claims_jsonb(decoded))
+}
+
+/// The verified claims as jsonb. The signed text is parsed once more, by PostgreSQL, which costs
+/// half of serializing the map and parsing that; it is the same value whenever the map's numbers
+/// are exact (a database in UTF-8, which reads `\u` escapes as the map does). Otherwise the map
+/// goes, as it always did.
+fn claims_jsonb(decoded: jwt::Decoded) -> JsonbDatum {
+    // SAFETY: reads the database encoding, fixed for the backend.
+    let utf8 = unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32;
+    if utf8 && decoded.payload_numbers_are_exact() {
+        // Valid JSON holds no NUL byte (a NUL escape was refused as a NUL character).
+        if let Ok(text) = CString::new(decoded.payload_json) {
+            return JsonbDatum::parse(&text);
+        }
+    } else {
+        let json = Value::Object(decoded.payload);
+        if let Some(datum) = JsonB(json).into_datum() {
+            return JsonbDatum(datum);
+        }
+    }
+    crate::error::raise(AuthError::Internal(
+        "verified claims could not be read as jsonb".into(),
+    ))
+}
+
+/// `auth_private._jwt_rejection(token)`: the message `auth.jwt_verify` raises with PT401 for this
+/// token, `invalid token: <reason>`; NULL when the token is accepted. Verifies again: it runs
+/// only for refused tokens.
+#[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
+fn _jwt_rejection(fcinfo: pg_sys::FunctionCallInfo, token: &str) -> Option<String> {
+    require_jwt_verify_privilege(fcinfo);
+    verify_decoded(token)
+        .err()
+        .map(|r| format!("invalid token: {}", r.message()))
+}
+
+/// A non-secret setting's effective value, for the plpgsql flows. An unknown name is an error
+/// (a typo must never turn a check off by reading as NULL).
+#[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
+fn _setting(name: &str) -> String {
+    gucs::setting_text(name).unwrap_or_else(|| {
+        crate::error::raise(AuthError::Internal(format!(
+            "auth_private._setting: unknown setting {name:?}"
+        )))
+    })
+}
+
+/// The strict verifier as 0.1.0's SQL calls it (`auth._jwt_verify`, whose plpgsql `jwt_verify`
+/// raised the rejection): only the C symbol remains, for databases not yet updated from 0.1.0;
+/// 0.2.0 has no SQL function for it.
+#[pg_extern(sql = false)]
 fn _jwt_verify(
     token: &str,
 ) -> TableIterator<
@@ -200,15 +343,4 @@ fn _jwt_verify(
         Err(r) => (None, Some(r.message())),
     };
     TableIterator::once(row)
-}
-
-/// A non-secret setting's effective value, for the plpgsql flows. An unknown name is an error
-/// (a typo must never turn a check off by reading as NULL).
-#[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
-fn _setting(name: &str) -> String {
-    gucs::setting_text(name).unwrap_or_else(|| {
-        crate::error::raise(AuthError::Internal(format!(
-            "auth_private._setting: unknown setting {name:?}"
-        )))
-    })
 }

@@ -8,6 +8,8 @@ use pgrx::prelude::*;
 mod api_keys;
 mod api_tokens;
 mod check_request;
+mod claims;
+mod datum;
 mod error;
 mod gucs;
 mod jwt;
@@ -42,7 +44,8 @@ extension_sql_file!(
     "../sql/jwt.sql",
     name = "jwt",
     requires = [
-        jwt::_jwt_verify,
+        jwt::_jwt_claims,
+        jwt::_jwt_rejection,
         jwt::_jwt_header,
         jwt::_jwt_payload,
         jwt::_jwt_valid

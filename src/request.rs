@@ -28,13 +28,13 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 /// cookies wins; with the raw header the credential cookie rule can see duplicates.
 pub const RAW_COOKIE_HEADER: &str = "x-forwarded-cookie";
 
-/// A `request.headers` value and what it parsed to (None: not a JSON object).
-type ParsedHeaders = (String, Option<Map<String, Value>>);
+/// A setting's text and what it parsed to.
+type ParsedSetting = Option<(String, Option<Map<String, Value>>)>;
 
 /// The `request.headers` object of this request, parsed once per distinct value.
 fn request_headers() -> Option<Map<String, Value>> {
     thread_local! {
-        static LAST: RefCell<Option<ParsedHeaders>> = const { RefCell::new(None) };
+        static LAST: RefCell<ParsedSetting> = const { RefCell::new(None) };
     }
     let text = gucs::setting_value(c"request.headers")?;
     LAST.with_borrow_mut(|last| {

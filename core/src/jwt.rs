@@ -217,6 +217,24 @@ impl Decoded {
             Err(Rejection::BadSignature)
         }
     }
+
+    /// True when every number in the payload, at any depth, is an integer that fits 64 bits: then
+    /// the signed `payload_json` and the re-serialized `payload` are the same JSON value to a
+    /// parser that keeps numbers exact (jsonb), so the SQL layer may hand the signed text to it
+    /// directly. A float, or an integer beyond 64 bits, is read here as an `f64` and written back
+    /// rounded (`1e2` becomes `100.0`): such a payload must go through `payload`, as before.
+    pub fn payload_numbers_are_exact(&self) -> bool {
+        let mut pending: Vec<&Value> = self.payload.values().collect();
+        while let Some(value) = pending.pop() {
+            match value {
+                Value::Number(n) if n.is_f64() => return false,
+                Value::Array(items) => pending.extend(items),
+                Value::Object(inner) => pending.extend(inner.values()),
+                _ => {}
+            }
+        }
+        true
+    }
 }
 
 /// The header every token of ours carries; also pgjwt 0.2.0's, byte for byte.
@@ -324,6 +342,33 @@ mod tests {
 
     fn b64(s: &str) -> String {
         base64url::encode(s.as_bytes())
+    }
+
+    #[test]
+    fn payload_numbers_exact_only_for_64_bit_integers() {
+        let header = b64(r#"{"alg":"HS256"}"#);
+        let exact = |payload: &str| {
+            decode(&format!("{header}.{}.", b64(payload)))
+                .unwrap()
+                .payload_numbers_are_exact()
+        };
+        assert!(exact(r#"{}"#));
+        assert!(exact(
+            r#"{"sub":"a","iat":1700000000,"n":-9223372036854775808}"#
+        ));
+        assert!(exact(
+            r#"{"u":18446744073709551615,"a":[1,{"b":[2]}],"s":"1.5","t":true}"#
+        ));
+        for payload in [
+            r#"{"exp":1.5}"#,
+            r#"{"exp":1e2}"#,
+            r#"{"n":1.0}"#,
+            r#"{"big":18446744073709551616}"#,
+            r#"{"a":[1,[2,{"c":0.1}]]}"#,
+            r#"{"o":{"p":{"q":-0.0}}}"#,
+        ] {
+            assert!(!exact(payload), "{payload}");
+        }
     }
 
     #[test]
