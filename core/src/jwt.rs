@@ -3,7 +3,6 @@
 //! `decode` checks structure only; `verify_signature` checks `alg` against the algorithm the
 //! caller pinned and the MAC. Claims (time, audience, issuer) are checked in [`crate::claims`].
 
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -31,86 +30,88 @@ pub struct Decoded {
 /// The error [`UniqueNames`] stops with; it names no member (a token's text is never echoed).
 const DUPLICATE_NAME: &str = "duplicate member name";
 
-/// Walks one JSON value and fails on the first object, at any depth, that names a member twice
-/// (names compared after unescaping, as `Map` keys are: `"a"` and `"\u0061"` are the same name).
-struct UniqueNames;
+/// Reads one JSON value as `serde_json::Value` does — the same numbers, strings and member order —
+/// in a single pass that fails on the first object, at any depth, that names a member twice (names
+/// compared after unescaping, as `Map` keys are: `"a"` and `"\u0061"` are the same name).
+struct StrictValue;
 
-impl<'de> DeserializeSeed<'de> for UniqueNames {
-    type Value = ();
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for UniqueNames {
-    type Value = ();
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
     }
 
-    fn visit_i128<E>(self, _: i128) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_u128<E>(self, _: u128) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(UniqueNames)?.is_some() {}
-        Ok(())
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(StrictValue)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            if !seen.insert(name) {
+            let value = map.next_value_seed(StrictValue)?;
+            if members.insert(name, value).is_some() {
                 return Err(de::Error::custom(DUPLICATE_NAME));
             }
-            map.next_value_seed(UniqueNames)?;
         }
-        Ok(())
+        Ok(Value::Object(members))
     }
 }
 
-/// True when no object in `json` (a text that parses as JSON) names a member twice.
-fn has_unique_names(json: &str) -> bool {
+/// Parses `json` as one JSON value, refusing duplicate member names (the error says which).
+fn parse_strict(json: &str) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    UniqueNames.deserialize(&mut de).is_ok() && de.end().is_ok()
+    let value = StrictValue.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
 }
 
 fn segment_json(
@@ -130,23 +131,23 @@ fn segment_json(
             "payload is not UTF-8"
         })
     })?;
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text) else {
-        return Err(Rejection::Malformed(if header {
+    // `Map` keeps the last of two same-named members, other parsers the first or both: refused
+    // rather than read one way here and another downstream (RFC 7515 §4, §5.2; RFC 7519 §4).
+    match parse_strict(&text) {
+        Ok(Value::Object(map)) => Ok((text, map)),
+        Err(e) if e.to_string().starts_with(DUPLICATE_NAME) => {
+            Err(Rejection::Malformed(if header {
+                "header has a duplicate member name"
+            } else {
+                "payload has a duplicate member name"
+            }))
+        }
+        _ => Err(Rejection::Malformed(if header {
             "header is not a JSON object"
         } else {
             "payload is not a JSON object"
-        }));
-    };
-    // `Map` keeps the last of two same-named members, other parsers the first or both: refused
-    // rather than read one way here and another downstream (RFC 7515 §4, §5.2; RFC 7519 §4).
-    if !has_unique_names(&text) {
-        return Err(Rejection::Malformed(if header {
-            "header has a duplicate member name"
-        } else {
-            "payload has a duplicate member name"
-        }));
+        })),
     }
-    Ok((text, map))
 }
 
 /// Splits and decodes a compact JWS, refusing anything that is not exactly
@@ -261,6 +262,33 @@ pub fn encode_claims(claims: &Map<String, Value>, alg: Algorithm, key: &[u8]) ->
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn strict_parse_reads_what_serde_json_reads() {
+        for json in [
+            r#"{"a":1,"b":-2,"c":1.5,"d":1e300,"e":18446744073709551615,"f":-9223372036854775808}"#,
+            r#"{"s":"\u00e9\u0061\n","n":null,"t":true,"arr":[1,{"x":[]},"y"],"o":{"p":{"q":{}}}}"#,
+            r#"{"z":1,"a":2,"m":3}"#,
+            "[1, 2, 3]",
+            r#""text""#,
+        ] {
+            let ours = parse_strict(json).unwrap();
+            let theirs: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(ours, theirs, "{json}");
+            assert_eq!(ours.to_string(), theirs.to_string(), "{json}");
+        }
+        for dup in [
+            r#"{"a":1,"a":1}"#,
+            r#"{"x":{"b":1,"\u0062":2}}"#,
+            r#"[{"k":1,"k":2}]"#,
+        ] {
+            assert!(parse_strict(dup)
+                .unwrap_err()
+                .to_string()
+                .starts_with(DUPLICATE_NAME));
+        }
+        assert!(parse_strict(r#"{"a":1} x"#).is_err());
+    }
+
     use super::*;
 
     // RFC 7515 Appendix A.1, from core/vectors/jwt_hmac_vectors.json.
