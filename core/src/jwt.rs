@@ -31,11 +31,15 @@ pub struct Decoded {
 const DUPLICATE_NAME: &str = "duplicate member name";
 
 /// Reads one JSON value as `serde_json::Value` does — the same numbers, strings and member order —
-/// in a single pass that fails on the first object, at any depth, that names a member twice (names
-/// compared after unescaping, as `Map` keys are: `"a"` and `"\u0061"` are the same name).
-struct StrictValue;
+/// in a single pass that notes whether any object, at any depth, names a member twice (names
+/// compared after unescaping, as `Map` keys are: `"a"` and `"\u0061"` are the same name). The
+/// whole text is read either way, so a text that is not JSON is never reported as a duplicate.
+#[derive(Clone, Copy)]
+struct StrictValue<'a> {
+    duplicate: &'a std::cell::Cell<bool>,
+}
 
-impl<'de> DeserializeSeed<'de> for StrictValue {
+impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -43,7 +47,7 @@ impl<'de> DeserializeSeed<'de> for StrictValue {
     }
 }
 
-impl<'de> Visitor<'de> for StrictValue {
+impl<'de> Visitor<'de> for StrictValue<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -88,7 +92,7 @@ impl<'de> Visitor<'de> for StrictValue {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(StrictValue)? {
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -97,20 +101,28 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            let value = map.next_value_seed(StrictValue)?;
+            let value = map.next_value_seed(self)?;
             if members.insert(name, value).is_some() {
-                return Err(de::Error::custom(DUPLICATE_NAME));
+                self.duplicate.set(true);
             }
         }
         Ok(Value::Object(members))
     }
 }
 
-/// Parses `json` as one JSON value, refusing duplicate member names (the error says which).
+/// Parses `json` as one JSON value, refusing duplicate member names (the error says which) once
+/// the whole text has parsed.
 fn parse_strict(json: &str) -> Result<Value, serde_json::Error> {
+    let duplicate = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(json);
-    let value = StrictValue.deserialize(&mut de)?;
+    let value = StrictValue {
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut de)?;
     de.end()?;
+    if duplicate.get() {
+        return Err(de::Error::custom(DUPLICATE_NAME));
+    }
     Ok(value)
 }
 
@@ -287,6 +299,9 @@ mod tests {
                 .starts_with(DUPLICATE_NAME));
         }
         assert!(parse_strict(r#"{"a":1} x"#).is_err());
+        // A duplicate in a text that is not JSON is not reported as a duplicate.
+        let not_json = parse_strict(r#"{"a":1,"a":2"#).unwrap_err().to_string();
+        assert!(!not_json.starts_with(DUPLICATE_NAME), "{not_json}");
     }
 
     use super::*;
