@@ -14,6 +14,12 @@ pub enum Rejection {
     NotYetValid,
     WrongAudience,
     WrongIssuer,
+    /// The header's `kid` names no key of the store.
+    UnknownKey,
+    /// The header's `kid` names a retired key.
+    RetiredKey,
+    /// No `kid`, and no single key it could mean (see `keystore::select`).
+    MissingKeyId,
 }
 
 impl Rejection {
@@ -32,6 +38,11 @@ impl Rejection {
             Rejection::NotYetValid => "token not yet valid".into(),
             Rejection::WrongAudience => "wrong audience".into(),
             Rejection::WrongIssuer => "wrong issuer".into(),
+            Rejection::UnknownKey => "unknown signing key (kid)".into(),
+            Rejection::RetiredKey => "signing key retired".into(),
+            Rejection::MissingKeyId => {
+                "token has no kid and several keys could have signed it".into()
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cookie;
 pub mod credentials;
 pub mod error;
 pub mod jwt;
+pub mod keystore;
 pub mod password;
 pub mod request;
 pub mod secret;
