@@ -11,3 +11,4 @@ mod passwords;
 mod privileges;
 mod requests;
 mod sessions;
+mod signing_keys;

@@ -31,5 +31,7 @@ GRANT EXECUTE ON FUNCTION
     auth.claims(),
     auth.claim(text),
     auth.uid(),
-    auth.role()
+    auth.role(),
+    -- The public JWK Set, for every service (and PostgREST's anonymous role).
+    auth.jwks()
 TO PUBLIC;

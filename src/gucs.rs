@@ -3,7 +3,7 @@
 //! All are `SUSET`: only a superuser (or a role granted SET on it) changes them, so no API caller
 //! can swap the key or loosen a check for its own session.
 //!
-//! The two secrets (`auth.jwt_secret`, `auth.proxy_secret`) are readable by no role at all through
+//! The three secrets (`auth.jwt_secret`, `auth.proxy_secret`, `auth.key_encryption_key`) are readable by no role at all through
 //! the settings machinery: `NO_SHOW_ALL` keeps them out of `pg_settings` (whose `reset_val` column
 //! would otherwise show the raw value), and a show hook answers SHOW and `current_setting` with a
 //! mask — `SUPERUSER_ONLY` alone is not enough, as members of `pg_read_all_settings` (and so
@@ -50,6 +50,10 @@ pub static LOCKOUT_WINDOW: GucSetting<i32> = GucSetting::<i32>::new(15 * 60);
 pub static API_KEY_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(300);
 pub static CHECK_SESSIONS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PROXY_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static KEY_ENCRYPTION_KEY: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static POSTGREST_CHANNEL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"pgrst"));
 
 const SECRET: GucFlags = GucFlags::SUPERUSER_ONLY.union(GucFlags::NO_SHOW_ALL);
 
@@ -94,6 +98,10 @@ unsafe extern "C-unwind" fn show_jwt_secret() -> *const std::ffi::c_char {
 
 unsafe extern "C-unwind" fn show_proxy_secret() -> *const std::ffi::c_char {
     mask(&PROXY_SECRET)
+}
+
+unsafe extern "C-unwind" fn show_key_encryption_key() -> *const std::ffi::c_char {
+    mask(&KEY_ENCRYPTION_KEY)
 }
 
 /// Refuses a secret coming from a place every role can read: `pg_db_role_setting` (ALTER
@@ -277,6 +285,18 @@ pub fn init() {
         c"When set, API-token and API-key requests must carry it in x-proxy-secret.",
         &PROXY_SECRET,
         show_proxy_secret,
+    );
+    secret(
+        c"auth.key_encryption_key",
+        c"Encrypts the private parts of the stored signing keys (at least 32 bytes).",
+        &KEY_ENCRYPTION_KEY,
+        show_key_encryption_key,
+    );
+    string(
+        c"auth.postgrest_channel",
+        c"Channel that key changes notify with 'reload config' (PostgREST's db-channel); empty: none.",
+        &POSTGREST_CHANNEL,
+        GucFlags::default(),
     );
 }
 
@@ -469,6 +489,12 @@ pub fn check_sessions() -> bool {
 pub fn proxy_secret() -> Option<String> {
     text(&PROXY_SECRET)
 }
+pub fn key_encryption_key() -> Option<String> {
+    text(&KEY_ENCRYPTION_KEY)
+}
+pub fn postgrest_channel() -> String {
+    text(&POSTGREST_CHANNEL).unwrap_or_default()
+}
 
 /// The non-secret settings as SQL sees them, for the plpgsql flows (`auth._setting(name)`).
 /// Reading through here also loads the library, so the values are never placeholders.
@@ -489,6 +515,7 @@ pub fn setting_text(name: &str) -> Option<String> {
         "api_key_token_ttl" => api_key_token_ttl().to_string(),
         "check_sessions" => check_sessions().to_string(),
         "proxy_secret_set" => proxy_secret().is_some().to_string(),
+        "postgrest_channel" => postgrest_channel(),
         _ => return None,
     })
 }

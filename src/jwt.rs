@@ -2,7 +2,7 @@
 
 use auth_core::claims::{self, Policy};
 use auth_core::error::Rejection;
-use auth_core::{base64url, jwt, secret, Algorithm, AuthError};
+use auth_core::{base64url, jwt, Algorithm, AuthError};
 use pgrx::datum::JsonB;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -35,14 +35,6 @@ fn caller_secret(secret: &str) -> Result<&[u8], AuthError> {
         ));
     }
     Ok(secret.as_bytes())
-}
-
-/// The server's algorithm and key, from `auth.jwt_secret` or its fallbacks.
-pub fn server_key() -> Result<(Algorithm, Vec<u8>), AuthError> {
-    let alg = Algorithm::parse(&gucs::jwt_algorithm())?;
-    let (value, setting, is_base64) = gucs::jwt_secret()
-        .ok_or_else(|| AuthError::Config("no JWT key is configured: set auth.jwt_secret".into()))?;
-    Ok((alg, secret::server_key(&value, is_base64, alg, setting)?))
 }
 
 #[pg_extern(immutable, strict, parallel_safe)]
@@ -133,7 +125,6 @@ fn _jwt_valid(token: &str, secret: &str, algorithm: &str) -> bool {
 /// Signs claims with the server key, adding `iat`, `exp` (unless present) and the configured
 /// `aud`/`iss` (unless present).
 pub fn sign_with_server_key(mut claims: Map<String, Value>, ttl: Option<i64>) -> String {
-    let (alg, key) = server_key().or_raise();
     let now = now_unix().floor() as i64;
     claims.insert("iat".into(), now.into());
     if let Some(ttl) = ttl {
@@ -145,7 +136,7 @@ pub fn sign_with_server_key(mut claims: Map<String, Value>, ttl: Option<i64>) ->
     if let Some(iss) = gucs::jwt_issuer() {
         claims.entry("iss").or_insert(iss.into());
     }
-    jwt::encode_claims(&claims, alg, &key)
+    crate::keys::sign(&claims).or_raise()
 }
 
 #[pg_extern(stable, strict, parallel_safe)]
@@ -158,11 +149,9 @@ fn jwt_sign(claims: JsonB) -> String {
     sign_with_server_key(claims, Some(gucs::access_token_ttl().into()))
 }
 
-/// Strict verification with the server key: the one rule of `auth.jwt_verify`.
+/// Strict verification with the server's keys: the one rule of `auth.jwt_verify`.
 fn verify_decoded(token: &str) -> Result<jwt::Decoded, Rejection> {
-    let (alg, key) = server_key().or_raise();
-    let decoded = jwt::decode(token)?;
-    decoded.verify_signature(token, alg, &key)?;
+    let decoded = crate::keys::verify(token).or_raise()?;
     let audience = gucs::jwt_audience();
     let issuer = gucs::jwt_issuer();
     let policy = Policy {
@@ -186,9 +175,7 @@ pub fn verify_with_server_key(token: &str) -> Result<Map<String, Value>, Rejecti
 /// None for anything else: malformed, wrong algorithm, bad signature, a NUL in the claims, no
 /// usable key.
 pub fn signed_claims_ignoring_time(token: &str) -> Option<Map<String, Value>> {
-    let (alg, key) = server_key().ok()?;
-    let decoded = jwt::decode(token).ok()?;
-    decoded.verify_signature(token, alg, &key).ok()?;
+    let decoded = crate::keys::verify(token).ok()?.ok()?;
     claims::check_no_nul(&decoded.payload).ok()?;
     Some(decoded.payload)
 }

@@ -13,6 +13,7 @@ mod datum;
 mod error;
 mod gucs;
 mod jwt;
+mod keys;
 mod passwords;
 mod request;
 mod sessions;
@@ -22,6 +23,7 @@ pgrx::pg_module_magic!();
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    keys::init();
     passwords::init();
     // SAFETY: a plain flag PostgreSQL sets while it loads shared_preload_libraries.
     let preloaded = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
@@ -130,6 +132,20 @@ extension_sql_file!(
         check_request::_may_carry_markers
     ]
 );
+extension_sql_file!(
+    "../sql/signing_keys.sql",
+    name = "signing_keys",
+    requires = [
+        jwt::_setting,
+        keys::_valid_kid,
+        keys::_valid_signing_alg,
+        keys::_key_store_changed,
+        keys::_generate_signing_key,
+        keys::_parse_verification_key,
+        keys::_check_signing_key,
+        keys::postgrest_jwt_secret
+    ]
+);
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -146,6 +162,7 @@ pub mod pg_test {
             // Loaded at server start, so the secret settings are never readable placeholders.
             "shared_preload_libraries = 'auth'",
             "auth.jwt_secret = 'test-secret-that-is-at-least-32-bytes-long'",
+            "auth.key_encryption_key = 'test-key-encryption-key-of-32-bytes-at-least'",
         ]
     }
 }

@@ -24,6 +24,15 @@ pub fn new_refresh_token() -> Result<String, AuthError> {
     random_text()
 }
 
+/// A kid for a new HMAC key: 128 random bits (a thumbprint, the kid of the other keys, would
+/// be a digest of the secret).
+pub fn new_key_id() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AuthError::Internal(format!("the OS random generator failed: {e}")))?;
+    Ok(base64url::encode(&bytes))
+}
+
 /// A new API key: `pgauth_` followed by 43 base64url characters carrying 256 bits.
 pub fn new_api_key() -> Result<String, AuthError> {
     Ok(format!("{API_KEY_PREFIX}{}", random_text()?))
