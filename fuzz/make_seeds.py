@@ -129,4 +129,20 @@ write("credentials", ["pgauth_" + "A" * 43, "A" * 43, "pgauth_" + "\u20ac" * 10,
                       '{"tid":"nope"}', '{"sid":5}', '{"key_id":["x"]}', '[{"tid":"%s"}]' % u,
                       '{"\\u0074id":"%s"}' % u, '{"tid":"%s","tid":null}' % u,
                       '{"org":7,"sub":"x"}', '{"exp":1}', "not json", "s3cret-proxy-values3cret-proxy-value"])
+# Public keys: every accepted form (PEM SPKI and PKCS#1, JWK) and a few refused ones.
+KEYS = json.load(open(os.path.join(HERE, "..", "core", "vectors", "openssl_test_keys.json")))
+JWS = json.load(open(os.path.join(HERE, "..", "core", "vectors", "jws_asymmetric_vectors.json")))
+pk = []
+for name in ["es256", "ed25519", "rsa2048", "rsa4096"]:
+    pk.append(KEYS[name]["public_pem"])
+    pk.append(json.dumps(dict(KEYS[name]["jwk"], alg={"es256": "ES256", "ed25519": "EdDSA"}.get(name, "RS256"),
+                              use="sig", kid=name)))
+pk.append(KEYS["rsa2048"]["public_pkcs1_pem"])
+pk += [json.dumps(JWS[v]["public_jwk"]) for v in ["rfc7515_a2", "rfc7515_a3", "rfc8037", "rfc7638"]]
+pk += [KEYS[n]["public_pem"] for n in ["p384", "secp256k1", "x25519", "ed448", "rsa1024"]]
+pk += [KEYS["es256"]["private_pkcs8_pem"], KEYS["es256"]["certificate_pem"],
+       json.dumps(KEYS["rsa2048"]["private_jwk"]), '{"kty":"oct","k":"AAAA"}',
+       json.dumps({"keys": [KEYS["es256"]["jwk"]]}), "", "{", "-----BEGIN PUBLIC KEY-----\n"]
+write("public_key", pk)
+
 print("seeds written under", os.path.join(HERE, "seeds"))

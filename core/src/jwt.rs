@@ -1,7 +1,8 @@
-//! JWS compact serialization (RFC 7515 §7.1) for the HMAC algorithms.
+//! JWS compact serialization (RFC 7515 §7.1).
 //!
-//! `decode` checks structure only; `verify_signature` checks `alg` against the algorithm the
-//! caller pinned and the MAC. Claims (time, audience, issuer) are checked in [`crate::claims`].
+//! `decode` checks structure only; `verify_signature` checks `alg` against the HMAC algorithm the
+//! caller pinned and the MAC; `verify_with` does the same for any key of [`crate::keys`] (HMAC,
+//! ES256, EdDSA, RS256). Claims (time, audience, issuer) are checked in [`crate::claims`].
 
 use std::fmt;
 
@@ -9,6 +10,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::Rejection;
+use crate::keys::{SigningKey, VerifyingKey};
 use crate::{base64url, Algorithm};
 
 /// Tokens longer than this are refused before any decoding. 16 KiB is twice the header size
@@ -28,7 +30,7 @@ pub struct Decoded {
 }
 
 /// The error [`UniqueNames`] stops with; it names no member (a token's text is never echoed).
-const DUPLICATE_NAME: &str = "duplicate member name";
+pub(crate) const DUPLICATE_NAME: &str = "duplicate member name";
 
 /// Reads one JSON value as `serde_json::Value` does — the same numbers, strings and member order —
 /// in a single pass that notes whether any object, at any depth, names a member twice (names
@@ -112,7 +114,7 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
 
 /// Parses `json` as one JSON value, refusing duplicate member names (the error says which) once
 /// the whole text has parsed.
-fn parse_strict(json: &str) -> Result<Value, serde_json::Error> {
+pub(crate) fn parse_strict(json: &str) -> Result<Value, serde_json::Error> {
     let duplicate = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(json);
     let value = StrictValue {
@@ -231,6 +233,39 @@ impl Decoded {
         }
     }
 
+    /// The header's `kid`: `Ok(None)` when absent; refused when present but not a string.
+    pub fn kid(&self) -> Result<Option<&str>, Rejection> {
+        match self.header.get("kid") {
+            None => Ok(None),
+            Some(Value::String(kid)) => Ok(Some(kid)),
+            Some(_) => Err(Rejection::Malformed("header \"kid\" is not a string")),
+        }
+    }
+
+    /// Authenticates the token with `key` (RFC 8725 §3.1): the header's `alg` must be exactly the
+    /// key's algorithm — the key decides, never the token, so an HS256 token cannot be checked
+    /// against a public key used as an HMAC secret, and `none` never passes — then the signature
+    /// must have the key's length and verify.
+    pub fn verify_with(&self, token: &str, key: &VerifyingKey) -> Result<(), Rejection> {
+        match self.header.get("alg") {
+            None => return Err(Rejection::Malformed("header has no \"alg\"")),
+            Some(Value::String(alg)) if alg == key.alg().name() => {}
+            Some(_) => return Err(Rejection::WrongAlgorithm),
+        }
+        if self.signature.len() != key.signature_len() {
+            return Err(Rejection::Malformed("signature has the wrong length"));
+        }
+        // `token` must be the text this was decoded from; anything shorter simply fails.
+        let Some(signing_input) = token.as_bytes().get(..self.signing_input_len) else {
+            return Err(Rejection::BadSignature);
+        };
+        if key.verify(signing_input, &self.signature) {
+            Ok(())
+        } else {
+            Err(Rejection::BadSignature)
+        }
+    }
+
     /// True when every number in the payload, at any depth, is an integer that fits 64 bits: then
     /// the signed `payload_json` and the re-serialized `payload` are the same JSON value to a
     /// parser that keeps numbers exact (jsonb), so the SQL layer may hand the signed text to it
@@ -270,6 +305,35 @@ pub fn encode(payload_json: &str, alg: Algorithm, key: &[u8]) -> String {
 pub fn encode_claims(claims: &Map<String, Value>, alg: Algorithm, key: &[u8]) -> String {
     let json = serde_json::to_string(claims).expect("a JSON map always serializes");
     encode(&json, alg, key)
+}
+
+/// The header of [`encode_claims_with`]: `{"alg":…,"typ":"JWT"}`, then `"kid":…` when given.
+/// Without a kid it is [`header_json`]'s text, byte for byte.
+pub fn header_json_with(key: &SigningKey, kid: Option<&str>) -> String {
+    match kid {
+        None => format!(r#"{{"alg":"{}","typ":"JWT"}}"#, key.alg().name()),
+        Some(kid) => format!(
+            r#"{{"alg":"{}","typ":"JWT","kid":{}}}"#,
+            key.alg().name(),
+            Value::String(kid.to_owned())
+        ),
+    }
+}
+
+/// Signs a claims object in compact JSON with any signing key, naming `kid` in the header.
+pub fn encode_claims_with(
+    claims: &Map<String, Value>,
+    key: &SigningKey,
+    kid: Option<&str>,
+) -> String {
+    let json = serde_json::to_string(claims).expect("a JSON map always serializes");
+    let mut token = base64url::encode(header_json_with(key, kid).as_bytes());
+    token.push('.');
+    token.push_str(&base64url::encode(json.as_bytes()));
+    let signature = key.sign(token.as_bytes());
+    token.push('.');
+    token.push_str(&base64url::encode(&signature));
+    token
 }
 
 #[cfg(test)]

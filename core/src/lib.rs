@@ -10,6 +10,7 @@ pub mod cookie;
 pub mod credentials;
 pub mod error;
 pub mod jwt;
+pub mod keys;
 pub mod keystore;
 pub mod password;
 pub mod request;
@@ -18,3 +19,4 @@ pub mod token;
 
 pub use algorithm::Algorithm;
 pub use error::AuthError;
+pub use keys::{JwsAlg, SigningKey, VerifyingKey};
