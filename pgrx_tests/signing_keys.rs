@@ -155,7 +155,10 @@ mod tests {
         let public = text(&format!(
             "SELECT public_jwk::text FROM auth_private.signing_keys WHERE kid = '{es}'"
         ));
-        for secret in [public.as_str(), "test-secret-that-is-at-least-32-bytes-long"] {
+        for secret in [
+            public.as_str(),
+            "test-secret-that-is-at-least-32-bytes-long",
+        ] {
             let input = text(&format!(
                 r#"SELECT auth.url_encode(convert_to('{{"alg":"HS256","typ":"JWT","kid":"{es}"}}', 'UTF8')) || '.' || auth.url_encode(convert_to('{{"role":"postgres"}}', 'UTF8'))"#
             ));
@@ -190,11 +193,7 @@ mod tests {
             parts[1],
             parts[2]
         );
-        assert_error(
-            &format!("SELECT auth.jwt_verify('{odd}')"),
-            "PT401",
-            "kid",
-        );
+        assert_error(&format!("SELECT auth.jwt_verify('{odd}')"), "PT401", "kid");
     }
 
     #[pg_test]
@@ -337,11 +336,7 @@ mod tests {
             "auth.key_encryption_key is not set",
         );
         run("SET LOCAL auth.key_encryption_key = 'short'");
-        assert_error(
-            "SELECT auth.create_signing_key()",
-            "22023",
-            "at least 32",
-        );
+        assert_error("SELECT auth.create_signing_key()", "22023", "at least 32");
         assert_eq!(
             text("SHOW auth.key_encryption_key"),
             "(hidden)",
@@ -400,7 +395,9 @@ mod tests {
         );
         let second = text("SELECT auth.create_signing_key('EdDSA')");
         assert_error(
-            &format!("UPDATE auth_private.signing_keys SET state = 'active' WHERE kid = '{second}'"),
+            &format!(
+                "UPDATE auth_private.signing_keys SET state = 'active' WHERE kid = '{second}'"
+            ),
             "23505",
             "signing_keys_one_active",
         );
@@ -460,6 +457,47 @@ mod tests {
         );
     }
 
+    /// RFC 7515 A.2 (RS256) and A.3 (ES256): the RFC's public keys, imported, verify the RFC's
+    /// tokens. Their `exp` is in 2011, so a token whose signature verified is "token expired".
+    #[pg_test]
+    fn signing_keys_rfc_vectors_verify_through_imported_keys() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../core/vectors/jws_asymmetric_vectors.json"))
+                .unwrap();
+        run("SET LOCAL auth.jwt_secret = ''");
+        for (case, alg) in [("rfc7515_a2", "RS256"), ("rfc7515_a3", "ES256")] {
+            run("DELETE FROM auth_private.signing_keys");
+            let jwk = v[case]["public_jwk"].to_string();
+            let kid = text(&format!(
+                "SELECT auth.import_verification_key('{jwk}', '{case}')"
+            ));
+            assert_eq!(
+                text(&format!(
+                    "SELECT alg FROM auth.signing_keys WHERE kid = '{kid}'"
+                )),
+                alg
+            );
+            let token = v[case]["token"].as_str().unwrap();
+            assert_error(
+                &format!("SELECT auth.jwt_verify('{token}')"),
+                "PT401",
+                "invalid token: token expired",
+            );
+            // One changed signature character: the signature no longer verifies.
+            let last = token.chars().last().unwrap();
+            let bad = format!(
+                "{}{}",
+                &token[..token.len() - 1],
+                if last == 'A' { 'B' } else { 'A' }
+            );
+            assert_error(
+                &format!("SELECT auth.jwt_verify('{bad}')"),
+                "PT401",
+                "invalid token: bad signature",
+            );
+        }
+    }
+
     #[pg_test]
     fn signing_keys_privileges() {
         run("CREATE ROLE signing_keys_probe");
@@ -477,10 +515,7 @@ mod tests {
             assert_error(sql, "42501", "permission denied");
         }
         // The public JWK Set is for everyone.
-        assert_eq!(
-            json("SELECT auth.jwks()")["keys"],
-            serde_json::json!([])
-        );
+        assert_eq!(json("SELECT auth.jwks()")["keys"], serde_json::json!([]));
         run("RESET ROLE");
         // Even with EXECUTE, postgrest_jwt_secret is for superusers: it returns secrets.
         run("GRANT EXECUTE ON FUNCTION auth.postgrest_jwt_secret() TO signing_keys_probe");

@@ -54,7 +54,9 @@ thread_local! {
 /// Registers the invalidation callback; from `_PG_init`, once per backend.
 pub fn init() {
     // SAFETY: a static function with the signature PostgreSQL expects, registered once.
-    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(relcache_changed), pg_sys::Datum::from(0)) };
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(relcache_changed), pg_sys::Datum::from(0))
+    };
 }
 
 #[pg_guard]
@@ -319,11 +321,7 @@ pub fn verify(token: &str) -> Result<Result<jwt::Decoded, Rejection>, AuthError>
 /// Signs `claims` with the active key (its kid in the header) or, without one, the settings key.
 pub fn sign(claims: &Map<String, Value>) -> Result<String, AuthError> {
     let store = store()?;
-    if let Some(active) = store
-        .entries
-        .iter()
-        .find(|e| e.state == KeyState::Active)
-    {
+    if let Some(active) = store.entries.iter().find(|e| e.state == KeyState::Active) {
         let signer = store.signer.borrow().clone();
         let signer = match signer {
             Some(s) => s,
@@ -346,8 +344,7 @@ pub fn sign(claims: &Map<String, Value>) -> Result<String, AuthError> {
             no_key()
         } else {
             AuthError::Config(
-                "no signing key is active: activate one with auth.activate_signing_key(kid)"
-                    .into(),
+                "no signing key is active: activate one with auth.activate_signing_key(kid)".into(),
             )
         }
     })?;
@@ -392,14 +389,9 @@ fn _generate_signing_key(
     } else {
         verifying.thumbprint()
     };
-    let jwk = verifying
-        .public_jwk(&kid)
-        .map(|m| JsonB(Value::Object(m)));
-    let sealed = keys::seal(
-        kek.as_bytes(),
-        &aad(&kid, alg),
-        &key.to_private_bytes(),
-    );
+    let jwk = verifying.public_jwk(&kid).map(|m| JsonB(Value::Object(m)));
+    let sealed =
+        keys::try_seal(kek.as_bytes(), &aad(&kid, alg), &key.to_private_bytes()).or_raise();
     TableIterator::once((kid, jwk, sealed))
 }
 
@@ -429,7 +421,11 @@ fn _parse_verification_key(
             "an HMAC secret is not a public key".into(),
         ))
     });
-    TableIterator::once((kid, parsed.alg().name().to_owned(), JsonB(Value::Object(jwk))))
+    TableIterator::once((
+        kid,
+        parsed.alg().name().to_owned(),
+        JsonB(Value::Object(jwk)),
+    ))
 }
 
 /// Raises 22023 unless the stored key opens with the current `auth.key_encryption_key` (checked
