@@ -7,6 +7,7 @@ import base64, hashlib, hmac, json, os, shutil, struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = json.load(open(os.path.join(HERE, "..", "core", "vectors", "jwt_hmac_vectors.json")))
+ARGON2 = json.load(open(os.path.join(HERE, "..", "core", "vectors", "argon2_vectors.json")))
 FUZZ_KEY = b"fuzz-key-0123456789abcdef-0123456789abcdef-0123456789abcdef-0123"  # as in the targets
 HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
@@ -120,7 +121,20 @@ write("password_hash", [dummy, dummy.replace("$2a$", "$2b$"), dummy.replace("$2a
                         "a" * 73 + "\n" + dummy, "\n" + dummy, "\u20ac" * 25 + "\nplain",
                         "$2a$05$" + "\u00e9" * 26 + "x", dummy.replace("$05$", "$14$"),
                         dummy.replace("$05$", "$15$"), dummy.replace("$05$", "$99$"),
-                        dummy.replace("$05$", "$00$"), "\x0e\x0c"])
+                        dummy.replace("$05$", "$00$"), "\x0e\x0c"]
+      # argon2: the reference implementation's vectors (core/vectors/argon2_vectors.json), one
+      # written by argon2-cffi, then hostile shapes: argon2d, version 16, huge parameters, extra
+      # parameters, padding, short and long salts and hashes.
+      + [v["phc"] for v in ARGON2["reference_phc"][:3]]
+      + ["correct horse battery staple\n" + ARGON2["argon2_cffi"]["hashes"][0]["phc"],
+         ARGON2["version16_refused"]["phc"],
+         "$argon2d$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
+         "$argon2id$v=19$m=4294967295,t=4294967295,p=16777215$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
+         "$argon2id$v=19$m=262144,t=4,p=64$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
+         "$argon2i$v=19$m=65536,t=2,p=1,data=YQ$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
+         "$argon2id$v=19$m=0256,t=2,p=1$c29tZXNhbHQ=$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4=",
+         "$argon2id$v=19$m=8,t=1,p=1$" + "A" * 86 + "$" + "A" * 86,
+         "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAA"])
 
 u = "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 write("credentials", ["pgauth_" + "A" * 43, "A" * 43, "pgauth_" + "\u20ac" * 10, u, u.upper(),
