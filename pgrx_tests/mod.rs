@@ -9,5 +9,4 @@ mod common;
 mod jwt;
 mod passwords;
 mod privileges;
-mod requests;
 mod sessions;
