@@ -34,6 +34,23 @@ pub fn run(sql: &str) {
     Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// The key of the transaction-level advisory lock that keeps the tests committing rows apart
+/// from the tests counting them. Every test runs in its own transaction, rolled back at its end,
+/// so no test sees another's rows, except the rows a test commits through dblink (concurrent
+/// connections need them committed). The bad-input table compares the rows of every auth table
+/// before and after each of its cases, and would count those as its own writes. Both kinds take
+/// this lock first ([`hold_committed_rows_lock`]); it is released when the test's transaction
+/// ends, after the dblink tests have removed what they committed.
+pub const COMMITTED_ROWS_LOCK: i64 = 0x6175_7468_726f_7773;
+
+/// Takes [`COMMITTED_ROWS_LOCK`] for the rest of the test's transaction (waiting for any other
+/// test holding it).
+pub fn hold_committed_rows_lock() {
+    run(&format!(
+        "SELECT pg_advisory_xact_lock({COMMITTED_ROWS_LOCK})"
+    ));
+}
+
 /// SQL string literal.
 pub fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))

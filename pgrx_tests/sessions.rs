@@ -7,7 +7,7 @@
 #[pgrx::pg_schema]
 mod tests {
     use crate::pgrx_tests::common::{
-        assert_error, error_of, lit, one, run, text, Request, Response,
+        assert_error, error_of, hold_committed_rows_lock, lit, one, run, text, Request, Response,
     };
     use pgrx::prelude::*;
     use serde_json::Value;
@@ -1288,6 +1288,8 @@ mod tests {
     /// committed, so the data both connections see is written and removed over dblink.
     #[pg_test]
     fn sessions_concurrent_refresh_from_two_connections() {
+        // It commits rows (through dblink) that the bad-input table must not count.
+        hold_committed_rows_lock();
         run("CREATE EXTENSION IF NOT EXISTS dblink");
         let conn = "'host=' || split_part(current_setting('unix_socket_directories'), ',', 1) || ' port=' || current_setting('port') || ' dbname=' || current_database() || ' user=' || current_user";
         run(&format!("SELECT dblink_connect('sconc_a', {conn})"));
@@ -1319,6 +1321,12 @@ mod tests {
                 "SELECT r FROM dblink('{c}', {}) AS t(r text)",
                 lit(sql)
             ))
+        };
+        let b_pid = remote("sconc_b", "SELECT pg_backend_pid()::text").unwrap();
+        // Waits until B is blocked on a lock: a condition, polled, never a guess.
+        let wait_blocked = || {
+            let blocked = one::<bool>(&format!("SELECT tests.wait_for_lock_wait({b_pid})"));
+            assert_eq!(blocked, Some(true), "B never waited on a lock");
         };
         let login = remote(
             "sconc_a",
@@ -1353,7 +1361,7 @@ mod tests {
                 "SELECT dblink_send_query('sconc_b', {})",
                 lit(&format!("SELECT auth.refresh_token({})::text", lit(&t0)))
             ));
-            run("SELECT pg_sleep(0.3)");
+            wait_blocked();
             assert_eq!(
                 one::<i32>("SELECT dblink_is_busy('sconc_b')"),
                 Some(1),
@@ -1424,7 +1432,7 @@ mod tests {
             "SELECT dblink_send_query('sconc_b', {})",
             lit("SELECT auth.login('sconc_demo', 'guess 2')::text")
         ));
-        run("SELECT pg_sleep(0.3)");
+        wait_blocked();
         assert_eq!(
             one::<i32>("SELECT dblink_is_busy('sconc_b')"),
             Some(1),
@@ -1454,6 +1462,8 @@ mod tests {
     /// on), then the first commits.
     #[pg_test]
     fn sessions_login_races_password_change_and_revocation() {
+        // It commits rows (through dblink) that the bad-input table must not count.
+        hold_committed_rows_lock();
         run("CREATE EXTENSION IF NOT EXISTS dblink");
         let conn = "'host=' || split_part(current_setting('unix_socket_directories'), ',', 1) || ' port=' || current_setting('port') || ' dbname=' || current_database() || ' user=' || current_user";
         run(&format!("SELECT dblink_connect('srace_a', {conn})"));
