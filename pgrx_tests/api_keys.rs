@@ -4,8 +4,9 @@
 
 #[pgrx::pg_schema]
 mod tests {
-    use crate::pgrx_tests::common::{assert_error, error_of, one, run};
-    use crate::pgrx_tests::requests::{claims_of, lit, make_roles, request, text};
+    use crate::pgrx_tests::common::{
+        assert_error, claims_of, error_of, lit, make_roles, one, run, text, Request, Response,
+    };
     use pgrx::prelude::*;
     use serde_json::{json, Value};
 
@@ -22,6 +23,16 @@ mod tests {
             lit(key)
         )))
         .unwrap()
+    }
+
+    /// A request of `{tag}_anon` through the gateway with these headers, the hook first: a GET
+    /// (READ ONLY) when `read_only`, else a POST; `stmt` is the call.
+    fn request(tag: &str, headers: &Value, read_only: bool, stmt: &str) -> Response {
+        let anon = format!("{tag}_anon");
+        let r = Request::with_claims(&json!({ "role": anon }).to_string(), &anon)
+            .headers(headers)
+            .hook();
+        if read_only { r.method("GET") } else { r }.call(stmt)
     }
 
     fn count_keys() -> i64 {
@@ -107,7 +118,6 @@ mod tests {
         run("GRANT EXECUTE ON FUNCTION auth.exchange_api_key(text) TO key_c_anon");
         let key = text("SELECT auth.create_api_key('key_c_web', 'pro')");
         let id = key_id(&key);
-        let anon = r#"{"role":"key_c_anon"}"#;
         let headers = json!({"x-api-key": key, "accept": "application/json"});
         // A GET (READ ONLY) is refused before the key is looked at: the same answer for a valid
         // key and for garbage, and no last_used_at that silently stays unrecorded. The gateway
@@ -115,27 +125,20 @@ mod tests {
         for key in [key.as_str(), "garbage"] {
             let out = request(
                 "key_c",
-                anon,
                 &json!({"x-api-key": key}),
                 true,
-                Some("SELECT auth.exchange_api_key()"),
+                "SELECT auth.exchange_api_key()",
             );
-            assert!(out.outcome.starts_with("25006: "), "{}", out.outcome);
+            assert!(out.outcome().starts_with("25006: "), "{}", out.outcome());
             assert!(out.headers.is_none());
         }
         {
-            let out = request(
-                "key_c",
-                anon,
-                &headers,
-                false,
-                Some("SELECT auth.exchange_api_key()"),
-            );
-            assert_eq!(out.outcome, "ok");
+            let out = request("key_c", &headers, false, "SELECT auth.exchange_api_key()");
+            assert_eq!(out.outcome(), "ok");
             let body: Value = serde_json::from_str(out.result.as_deref().unwrap()).unwrap();
             let token = body["access_token"].as_str().unwrap();
             assert_eq!(
-                out.headers.unwrap(),
+                out.headers_json().unwrap(),
                 json!([
                     {"Authorization": format!("Bearer {token}")},
                     {"Cache-Control": "no-store"},
@@ -149,10 +152,9 @@ mod tests {
         let other = text("SELECT auth.create_api_key('key_c_admin')");
         let out = request(
             "key_c",
-            anon,
             &headers,
             false,
-            Some(&format!("SELECT auth.exchange_api_key({})", lit(&other))),
+            &format!("SELECT auth.exchange_api_key({})", lit(&other)),
         );
         let body: Value = serde_json::from_str(out.result.as_deref().unwrap()).unwrap();
         assert_eq!(
@@ -160,10 +162,12 @@ mod tests {
             "key_c_admin"
         );
         // Headers set earlier in the request are kept.
-        run(r#"SELECT set_config('response.headers', '[{"X-Request-Id": "r1"}]', true)"#);
-        exchange(&key);
-        let h: Value =
-            serde_json::from_str(&text("SELECT current_setting('response.headers')")).unwrap();
+        let h = Request::sql()
+            .response_headers(r#"[{"X-Request-Id": "r1"}]"#)
+            .call(&format!("SELECT auth.exchange_api_key({})", lit(&key)))
+            .ok()
+            .headers_json()
+            .unwrap();
         assert_eq!(h[0], json!({"X-Request-Id": "r1"}));
         assert_eq!(h.as_array().unwrap().len(), 5);
     }
@@ -215,12 +219,11 @@ mod tests {
             // Through PostgREST: the same 401, no token header.
             let out = request(
                 "key_d",
-                r#"{"role":"key_d_anon"}"#,
                 &json!({ "x-api-key": key }),
                 false,
-                Some("SELECT auth.exchange_api_key()"),
+                "SELECT auth.exchange_api_key()",
             );
-            assert_eq!(out.outcome, "PT401: Invalid API key", "{key}");
+            assert_eq!(out.outcome(), "PT401: Invalid API key", "{key}");
             assert!(out.headers.is_none());
         }
         // No key at all.
@@ -239,14 +242,8 @@ mod tests {
             "PT401",
             "API key required",
         );
-        let out = request(
-            "key_d",
-            r#"{"role":"key_d_anon"}"#,
-            &json!({}),
-            false,
-            Some("SELECT auth.exchange_api_key()"),
-        );
-        assert_eq!(out.outcome, "PT401: API key required");
+        let out = request("key_d", &json!({}), false, "SELECT auth.exchange_api_key()");
+        assert_eq!(out.outcome(), "PT401: API key required");
         // The valid one still works.
         assert_eq!(exchange(&valid)["token_type"], "Bearer");
     }
@@ -299,12 +296,11 @@ mod tests {
         let get = |read_only| {
             request(
                 "key_f",
-                r#"{"role":"key_f_anon"}"#,
                 &json!({ "x-api-key": key }),
                 read_only,
-                Some("SELECT auth.exchange_api_key()"),
+                "SELECT auth.exchange_api_key()",
             )
-            .outcome
+            .outcome()
         };
         assert!(
             get(true).starts_with("25006: "),
@@ -338,14 +334,7 @@ mod tests {
         let key = text("SELECT auth.create_api_key('key_g_web')");
         run("SET LOCAL auth.proxy_secret = 'the-gateway-secret'");
         let via = |headers: Value| {
-            request(
-                "key_g",
-                r#"{"role":"key_g_anon"}"#,
-                &headers,
-                false,
-                Some("SELECT auth.exchange_api_key()"),
-            )
-            .outcome
+            request("key_g", &headers, false, "SELECT auth.exchange_api_key()").outcome()
         };
         let refused = "PT401: API credentials are accepted only through the API gateway";
         assert_eq!(via(json!({ "x-api-key": key })), refused);

@@ -3,8 +3,9 @@
 
 #[pgrx::pg_schema]
 mod tests {
-    use crate::pgrx_tests::common::{assert_error, error_of, one, run};
-    use crate::pgrx_tests::requests::{claims_of, lit, make_roles, text};
+    use crate::pgrx_tests::common::{
+        assert_error, claims_of, error_of, lit, make_roles, one, run, text,
+    };
     use pgrx::prelude::*;
 
     fn count_tokens() -> i64 {

@@ -9,6 +9,5 @@ mod common;
 mod jwt;
 mod passwords;
 mod privileges;
-mod requests;
 mod sessions;
 mod signing_keys;

@@ -6,19 +6,13 @@
 
 #[pgrx::pg_schema]
 mod tests {
-    use crate::pgrx_tests::common::{assert_error, error_of, one, run};
+    use crate::pgrx_tests::common::{
+        assert_error, error_of, hold_committed_rows_lock, lit, one, run, text, Request, Response,
+    };
     use pgrx::prelude::*;
     use serde_json::Value;
 
     const PASSWORD: &str = "demo password";
-
-    fn lit(s: &str) -> String {
-        format!("'{}'", s.replace('\'', "''"))
-    }
-
-    fn text(sql: &str) -> String {
-        one::<String>(sql).unwrap_or_else(|| panic!("{sql} returned NULL"))
-    }
 
     fn count(sql: &str) -> i64 {
         one::<i64>(sql).unwrap_or_else(|| panic!("{sql} returned NULL"))
@@ -49,90 +43,8 @@ mod tests {
         ));
     }
 
-    /// What PostgREST would send back.
-    #[derive(Debug)]
-    struct Response {
-        body: Option<Value>,
-        status: Option<String>,
-        headers: Vec<(String, String)>,
-    }
-
-    impl Response {
-        fn set_cookies(&self) -> Vec<&str> {
-            self.headers
-                .iter()
-                .filter(|(k, _)| k == "Set-Cookie")
-                .map(|(_, v)| v.as_str())
-                .collect()
-        }
-        fn set_cookie(&self, name: &str) -> Option<&str> {
-            self.set_cookies()
-                .into_iter()
-                .find(|c| c.starts_with(&format!("{name}=")))
-        }
-        /// The value a Set-Cookie gives to cookie `name`.
-        fn cookie(&self, name: &str) -> Option<String> {
-            let c = self.set_cookie(name)?;
-            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
-            Some(pair[name.len() + 1..].to_string())
-        }
-        fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        }
-        fn body(&self) -> &Value {
-            self.body.as_ref().expect("a JSON body")
-        }
-        fn message(&self) -> &str {
-            self.body()["message"].as_str().unwrap_or("")
-        }
-    }
-
-    /// Sets up the request the way PostgREST 12 does (see docs/postgrest.md).
-    fn begin_request(role: &str, claims: &str, cookies: &str, headers: &str) {
-        run("RESET ROLE");
-        run(&format!(
-            "SELECT set_config('request.jwt.claims', {}, true), set_config('request.cookies', {}, true), \
-             set_config('request.headers', {}, true), set_config('request.method', 'POST', true), \
-             set_config('request.path', '/rpc/call', true), set_config('response.headers', '', true), \
-             set_config('response.status', '', true)",
-            lit(claims),
-            lit(cookies),
-            lit(headers)
-        ));
-        run(&format!("SET LOCAL ROLE {role}"));
-    }
-
-    fn end_request(body: Option<String>) -> Response {
-        run("RESET ROLE");
-        let status = one::<String>("SELECT nullif(current_setting('response.status', true), '')");
-        let headers = one::<String>("SELECT nullif(current_setting('response.headers', true), '')")
-            .map(|h| serde_json::from_str::<Value>(&h).expect("response.headers is JSON"))
-            .unwrap_or(Value::Array(vec![]));
-        let headers = headers
-            .as_array()
-            .expect("response.headers is an array")
-            .iter()
-            .map(|o| {
-                let o = o.as_object().expect("one-key objects");
-                assert_eq!(o.len(), 1, "{o:?}");
-                let (k, v) = o.iter().next().unwrap();
-                (k.clone(), v.as_str().expect("string values").to_string())
-            })
-            .collect();
-        let body = body
-            .filter(|b| !b.is_empty())
-            .map(|b| serde_json::from_str(&b).expect("a JSON result"));
-        Response {
-            body,
-            status,
-            headers,
-        }
-    }
-
-    /// One PostgREST request: `call` is the SQL expression PostgREST would select.
+    /// One POST request (see [`Request`]): `call` is the SQL expression PostgREST would select;
+    /// panics if it raised.
     fn request(role: &str, claims: &str, cookies: &str, call: &str) -> Response {
         request_with_headers(role, claims, cookies, "{}", call)
     }
@@ -144,17 +56,22 @@ mod tests {
         headers: &str,
         call: &str,
     ) -> Response {
-        begin_request(role, claims, cookies, headers);
-        let body = one::<String>(&format!("SELECT ({call})::text"));
-        end_request(body)
+        Request::post(role)
+            .claims(claims)
+            .cookies(cookies)
+            .headers(headers)
+            .call(&format!("SELECT ({call})::text"))
+            .ok()
     }
 
-    /// The SQLSTATE and message a request fails with (PostgREST would roll it back).
+    /// The SQLSTATE and message a request fails with (PostgREST rolls it back).
     fn request_error(role: &str, claims: &str, cookies: &str, call: &str) -> (String, String) {
-        begin_request(role, claims, cookies, "{}");
-        let e = error_of(&format!("SELECT {call}"));
-        run("RESET ROLE");
-        e
+        Request::post(role)
+            .claims(claims)
+            .cookies(cookies)
+            .headers("{}")
+            .call(&format!("SELECT ({call})::text"))
+            .failure()
     }
 
     fn anon_claims(tag: &str) -> String {
@@ -229,7 +146,7 @@ mod tests {
             body.get("access_token").is_none() && body.get("refresh_token").is_none(),
             "no secret in the body by default: {body}"
         );
-        assert_eq!(r.header("Cache-Control"), Some("no-store"));
+        assert_eq!(r.header("Cache-Control").as_deref(), Some("no-store"));
         let access = r.cookie("access_token").expect("access cookie");
         let refresh = r.cookie("refresh_token").expect("refresh cookie");
         assert_eq!(
@@ -270,16 +187,20 @@ mod tests {
 
         // GET /rest/task with the cookie's token (the proxy copies it into Authorization;
         // PostgREST verifies it and passes its claims).
-        begin_request("s001_web", &claims.to_string(), "{}", "{}");
+        let get = |sql: &str| {
+            Request::get("s001_web")
+                .claims(&claims)
+                .cookies("{}")
+                .headers("{}")
+                .call(sql)
+                .ok()
+                .result
+        };
+        assert_eq!(get("SELECT auth.uid()").as_deref(), Some(user.as_str()));
         assert_eq!(
-            one::<String>("SELECT auth.uid()").as_deref(),
-            Some(user.as_str())
-        );
-        assert_eq!(
-            one::<String>("SELECT title FROM tests.s001_task").as_deref(),
+            get("SELECT title FROM tests.s001_task").as_deref(),
             Some("write tests")
         );
-        run("RESET ROLE");
 
         // POST /rpc/refresh_token with the refresh cookie.
         let r = refresh_with_cookie("s001", &refresh);
@@ -306,7 +227,7 @@ mod tests {
             "auth.logout()",
         );
         assert_eq!(r.status, None);
-        assert_eq!(r.body, None, "void: 204 No Content");
+        assert_eq!(r.json(), None, "void: 204 No Content");
         assert_eq!(
             r.set_cookies(),
             vec![
@@ -330,11 +251,11 @@ mod tests {
             assert_eq!(r.status.as_deref(), Some("401"), "{r:?}");
             assert_eq!(
                 r.body(),
-                &serde_json::json!({"code": "PT401", "message": "Invalid user or password", "details": null, "hint": null})
+                serde_json::json!({"code": "PT401", "message": "Invalid user or password", "details": null, "hint": null})
             );
             assert!(r.set_cookies().is_empty(), "{r:?}");
         }
-        assert_eq!(wrong.headers, unknown.headers);
+        assert_eq!(wrong.header_list(), unknown.header_list());
         assert_eq!(
             count("SELECT count(*) FROM auth.login_failures WHERE username IN ('swrong_demo', 'swrong_nobody')"),
             2
@@ -415,7 +336,7 @@ mod tests {
                 assert_eq!(r.status.as_deref(), Some("429"), "{name}: {r:?}");
                 assert_eq!(r.body()["code"], "PT429");
                 assert_eq!(r.message(), "Too many failed logins, try again later");
-                assert_eq!(r.header("Retry-After"), Some("60"));
+                assert_eq!(r.header("Retry-After").as_deref(), Some("60"));
                 assert!(r.set_cookies().is_empty());
             }
         }
@@ -436,7 +357,7 @@ mod tests {
         assert_eq!(r.status.as_deref(), Some("401"), "{r:?}");
         let r = login("sthrottle", &user, PASSWORD);
         assert_eq!(r.status.as_deref(), Some("429"));
-        assert_eq!(r.header("Retry-After"), Some("15"));
+        assert_eq!(r.header("Retry-After").as_deref(), Some("15"));
         // After the window the right password logs in, and clears the record.
         run(&format!("UPDATE auth.login_failures SET failed_at = now() - interval '60 seconds' WHERE username = '{user}'"));
         let r = login("sthrottle", &user, PASSWORD);
@@ -585,14 +506,13 @@ mod tests {
             .unwrap()
             .to_string();
         // No cookies at all (request.cookies unset): the Cookie header in request.headers.
-        begin_request(
+        let r = request_with_headers(
             "ssource_anon",
             &anon_claims("ssource"),
             "",
             &serde_json::json!({"cookie": format!("theme=dark; refresh_token={t0}")}).to_string(),
+            "auth.refresh_token()",
         );
-        let body = one::<String>("SELECT auth.refresh_token()::text");
-        let r = end_request(body);
         assert_eq!(r.status, None, "{r:?}");
         let t1 = r.cookie("refresh_token").unwrap();
         // The argument (non-browser clients) wins over a cookie.
@@ -648,14 +568,20 @@ mod tests {
         assert_eq!(claims["aud"], "app");
         assert_eq!(claims["iss"], "https://auth.example");
         // Earlier response headers (from a pre-request function, say) are kept.
-        begin_request("scookie_anon", &anon_claims("scookie"), "{}", "{}");
-        run("SELECT set_config('response.headers', '[{\"X-Request-Id\": \"42\"}]', true)");
-        let body = one::<String>(&format!(
-            "SELECT auth.login('{user}', {})::text",
-            lit(PASSWORD)
-        ));
-        let r = end_request(body);
-        assert_eq!(r.headers[0], ("X-Request-Id".to_string(), "42".to_string()));
+        let r = Request::post("scookie_anon")
+            .claims(anon_claims("scookie"))
+            .cookies("{}")
+            .headers("{}")
+            .response_headers(r#"[{"X-Request-Id": "42"}]"#)
+            .call(&format!(
+                "SELECT auth.login('{user}', {})::text",
+                lit(PASSWORD)
+            ))
+            .ok();
+        assert_eq!(
+            r.header_list()[0],
+            ("X-Request-Id".to_string(), "42".to_string())
+        );
         assert_eq!(r.set_cookies().len(), 2);
         // Settings browsers would refuse are refused (22023) before anything is written.
         run("SET LOCAL auth.cookie_samesite = 'None'");
@@ -691,13 +617,13 @@ mod tests {
             (r#"{"X-Request-Id": "42"}"#, "22023"),
             ("not json", "22P02"),
         ] {
-            begin_request("sguard_anon", &anon_claims("sguard"), &cookies, "{}");
-            run(&format!(
-                "SELECT set_config('response.headers', {}, true)",
-                lit(headers)
-            ));
-            let (got, message) = error_of("SELECT auth.refresh_token()");
-            run("RESET ROLE");
+            let (got, message) = Request::post("sguard_anon")
+                .claims(anon_claims("sguard"))
+                .cookies(&cookies)
+                .headers("{}")
+                .response_headers(headers)
+                .call("SELECT auth.refresh_token()")
+                .failure();
             assert_eq!(got, state, "{headers}: {message}");
             assert!(message.contains("response.headers"), "{message}");
             assert!(!message.contains(&t0), "{message}");
@@ -859,10 +785,12 @@ mod tests {
         headers: &str,
         call: &str,
     ) -> (String, String) {
-        begin_request(role, claims, "{}", headers);
-        let e = error_of(&format!("SELECT {call}"));
-        run("RESET ROLE");
-        e
+        Request::post(role)
+            .claims(claims)
+            .cookies("{}")
+            .headers(headers)
+            .call(&format!("SELECT ({call})::text"))
+            .failure()
     }
 
     #[pg_test]
@@ -1027,7 +955,7 @@ mod tests {
             &serde_json::json!({ "access_token": a4 }).to_string(),
             &call("new password", "fourth password"),
         );
-        assert_eq!(r.status, None, "{:?}", r.body);
+        assert_eq!(r.status, None, "{:?}", r.result);
 
         // The token of a revoked session cannot change the password.
         let r = login("schange", &user, "fourth password");
@@ -1305,9 +1233,17 @@ mod tests {
         run("CREATE FUNCTION spriv_trap.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'epoch'::timestamptz $$");
         run("GRANT USAGE ON SCHEMA spriv_trap TO spriv_anon");
         run("GRANT EXECUTE ON FUNCTION spriv_trap.now() TO spriv_anon");
-        run("SET LOCAL search_path = spriv_trap, pg_catalog");
-        let r = login("spriv", &user, PASSWORD);
-        run("RESET search_path");
+        let r = Request::post("spriv_anon")
+            .claims(anon_claims("spriv"))
+            .cookies("{}")
+            .headers("{}")
+            .search_path("spriv_trap, pg_catalog")
+            .call(&format!(
+                "SELECT auth.login({}, {})::text",
+                lit(&user),
+                lit(PASSWORD)
+            ))
+            .ok();
         assert_eq!(r.status, None);
         let sid2 = verified_claims(&r.cookie("access_token").unwrap())["sid"]
             .as_str()
@@ -1315,14 +1251,13 @@ mod tests {
             .to_string();
         assert!(session_live(&sid2));
         // The logged-in user reads nothing of auth's tables either.
-        begin_request(
-            "spriv_web",
-            &verified_claims(&access).to_string(),
-            "{}",
-            "{}",
-        );
-        assert_eq!(error_of("SELECT * FROM auth.sessions").0, "42501");
-        run("RESET ROLE");
+        let (state, _) = Request::post("spriv_web")
+            .claims(verified_claims(&access))
+            .cookies("{}")
+            .headers("{}")
+            .call("SELECT * FROM auth.sessions")
+            .failure();
+        assert_eq!(state, "42501");
     }
 
     #[pg_test]
@@ -1353,6 +1288,8 @@ mod tests {
     /// committed, so the data both connections see is written and removed over dblink.
     #[pg_test]
     fn sessions_concurrent_refresh_from_two_connections() {
+        // It commits rows (through dblink) that the bad-input table must not count.
+        hold_committed_rows_lock();
         run("CREATE EXTENSION IF NOT EXISTS dblink");
         let conn = "'host=' || split_part(current_setting('unix_socket_directories'), ',', 1) || ' port=' || current_setting('port') || ' dbname=' || current_database() || ' user=' || current_user";
         run(&format!("SELECT dblink_connect('sconc_a', {conn})"));
@@ -1384,6 +1321,12 @@ mod tests {
                 "SELECT r FROM dblink('{c}', {}) AS t(r text)",
                 lit(sql)
             ))
+        };
+        let b_pid = remote("sconc_b", "SELECT pg_backend_pid()::text").unwrap();
+        // Waits until B is blocked on a lock: a condition, polled, never a guess.
+        let wait_blocked = || {
+            let blocked = one::<bool>(&format!("SELECT tests.wait_for_lock_wait({b_pid})"));
+            assert_eq!(blocked, Some(true), "B never waited on a lock");
         };
         let login = remote(
             "sconc_a",
@@ -1418,7 +1361,7 @@ mod tests {
                 "SELECT dblink_send_query('sconc_b', {})",
                 lit(&format!("SELECT auth.refresh_token({})::text", lit(&t0)))
             ));
-            run("SELECT pg_sleep(0.3)");
+            wait_blocked();
             assert_eq!(
                 one::<i32>("SELECT dblink_is_busy('sconc_b')"),
                 Some(1),
@@ -1489,7 +1432,7 @@ mod tests {
             "SELECT dblink_send_query('sconc_b', {})",
             lit("SELECT auth.login('sconc_demo', 'guess 2')::text")
         ));
-        run("SELECT pg_sleep(0.3)");
+        wait_blocked();
         assert_eq!(
             one::<i32>("SELECT dblink_is_busy('sconc_b')"),
             Some(1),
@@ -1519,6 +1462,8 @@ mod tests {
     /// on), then the first commits.
     #[pg_test]
     fn sessions_login_races_password_change_and_revocation() {
+        // It commits rows (through dblink) that the bad-input table must not count.
+        hold_committed_rows_lock();
         run("CREATE EXTENSION IF NOT EXISTS dblink");
         let conn = "'host=' || split_part(current_setting('unix_socket_directories'), ',', 1) || ' port=' || current_setting('port') || ' dbname=' || current_database() || ' user=' || current_user";
         run(&format!("SELECT dblink_connect('srace_a', {conn})"));
@@ -1764,24 +1709,13 @@ mod tests {
                     })
                     .to_string()
                 };
-                begin_request(
-                    role,
-                    &verified_claims(&access).to_string(),
-                    &cookies,
-                    &headers,
-                );
-                let (code, message) = if read_only {
-                    let sql = format!(
-                        "SELECT * FROM tests.read_only_error({})",
-                        lit(&format!("SELECT {call}"))
-                    );
-                    let (c, m) = Spi::get_two::<String, String>(&sql).unwrap();
-                    (c.unwrap_or_default(), m.unwrap_or_default())
-                } else {
-                    error_of(&format!("SELECT {call}"))
-                };
-                run("RESET ROLE");
-                answers.insert(format!("{code}: {message}"));
+                let r = Request::post(role)
+                    .method(if read_only { "GET" } else { "POST" })
+                    .claims(verified_claims(&access))
+                    .cookies(&cookies)
+                    .headers(&headers)
+                    .call(&format!("SELECT {call}"));
+                answers.insert(r.outcome());
             }
         }
         assert_eq!(answers.len(), 1, "{answers:?}");

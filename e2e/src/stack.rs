@@ -203,77 +203,54 @@ impl Stack {
         fs::create_dir_all(&scratch).unwrap();
 
         // --- PostgreSQL ---
+        // The cluster is the one scripts/lib/cluster.sh defines for every throwaway cluster of
+        // this repository (initdb, the key file, postgresql.conf), with the suite's lines last:
+        // no TCP at all, more connections for the concurrency scenarios, every log line.
         let pgdir = dir.join("pg");
-        fs::create_dir_all(&pgdir).unwrap();
-        chown_postgres(&pgdir);
-        set_mode(&pgdir, 0o700);
-        let data = pgdir.join("data");
-        let mut socket_dir = pgdir.join("run");
-        // Unix socket paths are limited to 107 bytes: fall back to /tmp for deep checkouts.
-        if socket_dir.as_os_str().len() > 80 {
-            socket_dir = std::env::temp_dir().join(format!("auth-e2e-{}", std::process::id()));
-        }
-        fs::create_dir_all(&socket_dir).unwrap();
-        chown_postgres(&socket_dir);
-        set_mode(&socket_dir, 0o700);
-
-        run_ok(
-            as_postgres(pg_bin.join("initdb")).args([
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "--auth-local=trust",
-                "--auth-host=reject",
-                "--no-sync",
-            ]),
-            "initdb",
+        let jwt_secret = random_hex(32);
+        let proxy_secret = random_hex(24);
+        let created = run_ok(
+            Command::new("bash")
+                .arg(root.join("scripts/lib/cluster.sh"))
+                .arg("create")
+                .arg(&pgdir)
+                .args([
+                    "listen_addresses = ''",
+                    "max_connections = 80",
+                    "log_min_messages = log",
+                ])
+                .env("PG_CONFIG", &pg_config)
+                .env_remove("PGBIN")
+                .env_remove("CLUSTER_PG")
+                .env("AUTH_JWT_SECRET", &jwt_secret)
+                .env("AUTH_PROXY_SECRET", &proxy_secret),
+            "scripts/lib/cluster.sh create",
             &scratch,
             Duration::from_secs(120),
         );
-
-        let jwt_secret = random_hex(32);
-        let proxy_secret = random_hex(24);
-        // The secrets in a file only postgres reads, included from postgresql.conf; with `auth`
-        // preloaded they are superuser-only settings in every backend.
-        write_private(
-            &data.join("auth_secrets.conf"),
-            &format!("auth.jwt_secret = '{jwt_secret}'\nauth.proxy_secret = '{proxy_secret}'\n"),
-        );
-        chown_postgres(&data.join("auth_secrets.conf"));
+        let created_path = |key: &str| {
+            created
+                .stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| panic!("cluster.sh create printed no {key}: {}", created.stdout))
+        };
+        let data = created_path("CLUSTER_DATA=");
+        let socket_dir = created_path("CLUSTER_SOCKDIR=");
 
         let mut pg_port = 0;
         let mut postgres = None;
         for attempt in 1..=3 {
             pg_port = free_port(&[]);
-            let mut conf = OpenOptions::new()
-                .append(true)
-                .open(data.join("postgresql.conf"))
-                .unwrap();
-            // Later lines win: a retry's port replaces the previous attempt's.
-            write!(
-                conf,
-                "\n# --- auth e2e suite ---\n\
-                 listen_addresses = ''\n\
-                 port = {pg_port}\n\
-                 unix_socket_directories = '{}'\n\
-                 shared_preload_libraries = 'auth'\n\
-                 include = 'auth_secrets.conf'\n\
-                 fsync = off\n\
-                 synchronous_commit = off\n\
-                 full_page_writes = off\n\
-                 max_connections = 80\n\
-                 log_min_messages = log\n\
-                 log_min_error_statement = panic\n",
-                socket_dir.display()
-            )
-            .unwrap();
             let mut d = Daemon::spawn(
                 "postgres",
-                as_postgres(pg_bin.join("postgres")).args(["-D", data.to_str().unwrap()]),
+                as_postgres(pg_bin.join("postgres")).args([
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-p",
+                    &pg_port.to_string(),
+                ]),
                 pgdir.join("postgres.log"),
                 dir.join("postgres.pid"),
                 libc::SIGINT, // fast shutdown
@@ -612,7 +589,7 @@ fn clean_leftovers(dir: &Path, pg_bin: &Path) {
             }
         }
     }
-    let data = dir.join("pg/data");
+    let data = dir.join("pg/pgdata");
     if data.join("postmaster.pid").exists() {
         process::stop_leftover(&data.join("postmaster.pid"), marker, libc::SIGQUIT);
         let _ = as_postgres(pg_bin.join("pg_ctl"))

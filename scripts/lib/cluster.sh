@@ -1,6 +1,9 @@
 # shellcheck shell=bash
 # Helpers for a throwaway PostgreSQL cluster with `auth` preloaded, plus a PostgREST 12.0.2 in
-# front of it. Sourced by scripts/demo.sh and scripts/bench.sh; runs as root.
+# front of it. Sourced by scripts/demo.sh and scripts/bench.sh; runs as root. The one definition of
+# such a cluster (initdb, the key file, postgresql.conf): the end-to-end suite creates its cluster
+# by running this file too, `scripts/lib/cluster.sh create DIR [CONF..]` (see cluster_create), and
+# supervises the server itself.
 #
 # Which PostgreSQL: the one of $PG_CONFIG when set (its --bindir unless $PGBIN is set), otherwise
 # major version $CLUSTER_PG (default 15; bench.sh --pg 17 sets it), whose pg_config comes from
@@ -11,7 +14,8 @@
 #   auth_lock                   take target/.pgrx-test.lock for the rest of the script (see below)
 #   auth_install                cargo pgrx install --release (call after auth_lock)
 #   cluster_pg_resolve          sets PG_CONFIG, PGBIN and CLUSTER_PG (the helpers call it)
-#   cluster_init NAME [CONF..]  initdb as postgres under target/NAME, extra postgresql.conf lines
+#   cluster_init NAME [CONF..]  cluster_create under target/NAME, stopped and removed at exit
+#   cluster_create DIR [CONF..] initdb as postgres in DIR/pgdata, extra postgresql.conf lines
 #   cluster_start / cluster_stop
 #   cluster_psql [psql args]    psql as the superuser `postgres` over the cluster's unix socket
 #   postgrest_start ANON_ROLE [PRE_REQUEST]   PostgREST on a spare loopback port, waits for /ready
@@ -19,7 +23,8 @@
 #   cluster_cleanup             stops both; installed as an EXIT trap by cluster_init
 #
 # Everything listens on 127.0.0.1 only, on ports probed free at start (never pgrx's 288NN/322NN).
-# The JWT key is random per cluster ($AUTH_JWT_SECRET), written to an included file of mode 0600
+# The JWT key is random per cluster ($AUTH_JWT_SECRET, or the caller's when set; likewise
+# auth.proxy_secret when $AUTH_PROXY_SECRET is set), written to an included file of mode 0600
 # owned by postgres, and given to PostgREST in a 0600 config file: the two always agree.
 #
 # The lock: `cargo pgrx install` and `cargo pgrx test` both write auth.so and auth--*.sql into the
@@ -49,7 +54,8 @@ PGRST_PORT=
 PGRST_ADMIN_PORT=
 PGRST_PID=
 PGRST_URL=
-AUTH_JWT_SECRET=
+# The caller's key when set (cluster_create), else a random one.
+AUTH_JWT_SECRET=${AUTH_JWT_SECRET:-}
 
 clog() { printf '[cluster] %s\n' "$*" >&2; }
 cdie() {
@@ -119,7 +125,7 @@ cluster_free_port() {
 }
 
 # Stops what a previous, interrupted run of the same cluster left behind (ours only: the pid files
-# under target/NAME), then wipes target/NAME.
+# under its directory), then wipes the directory.
 cluster_reset_leftovers() {
   local pid
   cluster_pg_resolve
@@ -141,11 +147,20 @@ cluster_reset_leftovers() {
 cluster_init() {
   CLUSTER_NAME=$1
   shift
-  CLUSTER_DIR=$CLUSTER_ROOT/target/$CLUSTER_NAME
-  CLUSTER_DATA=$CLUSTER_DIR/pgdata
   trap cluster_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  cluster_create "$CLUSTER_ROOT/target/$CLUSTER_NAME" "$@"
+}
+
+# cluster_create DIR [postgresql.conf line ...]: a new cluster in DIR/pgdata (DIR wiped first),
+# its socket directory DIR/run (or under /tmp for a deep DIR), the key file, postgresql.conf with
+# the given lines last (later lines win). Not started.
+cluster_create() {
+  CLUSTER_DIR=$1
+  shift
+  CLUSTER_NAME=${CLUSTER_NAME:-$(basename "$CLUSTER_DIR")}
+  CLUSTER_DATA=$CLUSTER_DIR/pgdata
   cluster_reset_leftovers
   mkdir -p "$CLUSTER_DIR"
   chown postgres: "$CLUSTER_DIR"
@@ -172,18 +187,21 @@ cluster_init() {
       cdie "initdb failed"
     }
 
-  AUTH_JWT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  AUTH_JWT_SECRET=${AUTH_JWT_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
   # The key in a file only postgres can read, included from postgresql.conf. With `auth` in
   # shared_preload_libraries the setting is defined (superuser-only) in every backend.
   (
     umask 077
     printf "auth.jwt_secret = '%s'\n" "$AUTH_JWT_SECRET" >"$CLUSTER_DATA/auth_secret.conf"
+    if [ -n "${AUTH_PROXY_SECRET:-}" ]; then
+      printf "auth.proxy_secret = '%s'\n" "$AUTH_PROXY_SECRET" >>"$CLUSTER_DATA/auth_secret.conf"
+    fi
   )
   chown postgres: "$CLUSTER_DATA/auth_secret.conf"
   chmod 0600 "$CLUSTER_DATA/auth_secret.conf"
   {
     echo
-    echo "# --- throwaway cluster for scripts/$CLUSTER_NAME (scripts/lib/cluster.sh) ---"
+    echo "# --- throwaway cluster $CLUSTER_NAME (scripts/lib/cluster.sh) ---"
     echo "listen_addresses = '127.0.0.1'"
     echo "unix_socket_directories = '$CLUSTER_SOCKDIR'"
     echo "shared_preload_libraries = 'auth'"
@@ -312,3 +330,20 @@ cluster_cleanup() {
   fi
   exit "$rc"
 }
+
+# Run as a command (the end-to-end suite, e2e/src/stack.rs):
+#   scripts/lib/cluster.sh create DIR [CONF..]   cluster_create; prints CLUSTER_DATA=... and
+#                                                CLUSTER_SOCKDIR=... on stdout
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  case ${1:-} in
+    create)
+      [ $# -ge 2 ] || cdie "usage: $0 create DIR [postgresql.conf line ...]"
+      shift
+      cluster_create "$@" >&2
+      echo "CLUSTER_DATA=$CLUSTER_DATA"
+      echo "CLUSTER_SOCKDIR=$CLUSTER_SOCKDIR"
+      ;;
+    *) cdie "usage: $0 create DIR [postgresql.conf line ...]" ;;
+  esac
+fi

@@ -36,7 +36,7 @@ LANGUAGE sql AS $$
     ORDER BY n DESC LIMIT 1
 $$;
 
--- One PostgREST request, as PostgREST 12 runs it (pgrx_tests/requests.rs, scripts/bench.sh): the
+-- One PostgREST request, as PostgREST 12 runs it (tests.request in pgrx_tests/common.rs, scripts/bench.sh): the
 -- request.* settings and the role in one transaction, the db-pre-request hook auth.check_request(),
 -- then `stmt` (the RPC), its result and response.* recorded under `label`. A raised error rolls the
 -- request back (as PostgREST does) and is recorded as the outcome.
