@@ -12,6 +12,7 @@ pub mod error;
 pub mod jwt;
 pub mod password;
 pub mod request;
+pub mod role_path;
 pub mod secret;
 pub mod token;
 
