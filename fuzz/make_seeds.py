@@ -129,4 +129,15 @@ write("credentials", ["pgauth_" + "A" * 43, "A" * 43, "pgauth_" + "\u20ac" * 10,
                       '{"tid":"nope"}', '{"sid":5}', '{"key_id":["x"]}', '[{"tid":"%s"}]' % u,
                       '{"\\u0074id":"%s"}' % u, '{"tid":"%s","tid":null}' % u,
                       '{"org":7,"sub":"x"}', '{"exp":1}', "not json", "s3cret-proxy-values3cret-proxy-value"])
+# role_path: [path]\n[claims JSON]
+rp_claims = ('{"role":"web_user","realm_access":{"roles":["admin",7]},'
+             '"https://example.com/roles":["editor"],"a":{"b":"x","b":null},"n":5,"0":"zero"}')
+write("role_path", [p + "\n" + rp_claims for p in
+                    [".role", '."role"', ".realm_access.roles[0]", ".realm_access.roles[1]",
+                     '."https://example.com/roles"[0]', '."cognito:groups"[0]', ".a.b", ".0",
+                     ".role[0]", ".a[007]", '.""', ".$x@y_z.\u00f1", ".n"]]
+                   + ["", ".", "role", ".a..b", ".a[", ".a[]", ".a[-1]", ".a[0][1]",
+                      ".a[99999999999999999999]", '.roles[?(@ == "admin")]', '."open',
+                      ".ro le", " .role", "." + "a" * 256, ".role\n[]", ".role\n{"])
+
 print("seeds written under", os.path.join(HERE, "seeds"))
