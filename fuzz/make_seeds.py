@@ -158,5 +158,15 @@ pk += [KEYS["es256"]["private_pkcs8_pem"], KEYS["es256"]["certificate_pem"],
        json.dumps(KEYS["rsa2048"]["private_jwk"]), '{"kty":"oct","k":"AAAA"}',
        json.dumps({"keys": [KEYS["es256"]["jwk"]]}), "", "{", "-----BEGIN PUBLIC KEY-----\n"]
 write("public_key", pk)
+# role_path: [path]\n[claims JSON]
+rp_claims = ('{"role":"web_user","realm_access":{"roles":["admin",7]},'
+             '"https://example.com/roles":["editor"],"a":{"b":"x","b":null},"n":5,"0":"zero"}')
+write("role_path", [p + "\n" + rp_claims for p in
+                    [".role", '."role"', ".realm_access.roles[0]", ".realm_access.roles[1]",
+                     '."https://example.com/roles"[0]', '."cognito:groups"[0]', ".a.b", ".0",
+                     ".role[0]", ".a[007]", '.""', ".$x@y_z.\u00f1", ".n"]]
+                   + ["", ".", "role", ".a..b", ".a[", ".a[]", ".a[-1]", ".a[0][1]",
+                      ".a[99999999999999999999]", '.roles[?(@ == "admin")]', '."open',
+                      ".ro le", " .role", "." + "a" * 256, ".role\n[]", ".role\n{"])
 
 print("seeds written under", os.path.join(HERE, "seeds"))

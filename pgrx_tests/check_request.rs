@@ -305,6 +305,48 @@ mod tests {
         );
     }
 
+    /// The hook decides nothing from the role: under any `auth.jwt_role_claim_key` it lets the
+    /// same requests through and refuses the same ones, by their markers alone.
+    #[pg_test]
+    fn check_request_is_the_same_under_any_role_claim_key() {
+        make_roles("chk_k");
+        let live = text("SELECT tests.new_session('chk_k_web', now() + interval '1 hour')::text");
+        let ended =
+            text("SELECT tests.new_session('chk_k_web', now() + interval '1 hour', now())::text");
+        let claims = |sid: Option<&str>| {
+            let mut c = json!({"role": "chk_k_web", "sub": "u",
+                               "realm_access": {"roles": ["chk_k_web"]},
+                               "https://example.com/roles": [7]});
+            if let Some(sid) = sid {
+                c["sid"] = json!(sid);
+            }
+            c.to_string()
+        };
+        for path in [
+            ".role",
+            ".realm_access.roles[0]",
+            r#"."https://example.com/roles"[0]"#,
+            ".missing",
+        ] {
+            run(&format!("SET LOCAL auth.jwt_role_claim_key = '{path}'"));
+            assert_eq!(
+                get_and_post("chk_k", &claims(None), &no_headers()),
+                "ok",
+                "{path}"
+            );
+            assert_eq!(
+                get_and_post("chk_k", &claims(Some(&live)), &no_headers()),
+                "ok",
+                "{path}"
+            );
+            assert_eq!(
+                get_and_post("chk_k", &claims(Some(&ended)), &no_headers()),
+                "PT401: session ended: log in again",
+                "{path}"
+            );
+        }
+    }
+
     #[pg_test]
     fn check_request_stops_an_access_token_at_logout() {
         // A browser session's flow: login, a request with the access token,

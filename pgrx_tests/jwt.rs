@@ -510,6 +510,170 @@ mod tests {
         assert_eq!(uid().as_deref(), Some("f"));
     }
 
+    /// `auth.role()` reads the role at the path of `auth.jwt_role_claim_key` (PostgREST's
+    /// jwt-role-claim-key syntax): nested keys, quoted keys, array indexes; NULL when the path
+    /// reaches no string; a change of the setting is seen by the very next call.
+    #[pg_test]
+    fn jwt_role_follows_the_role_claim_key() {
+        let role = || one::<String>("SELECT auth.role()");
+        let path = |p: &str| run(&format!("SET LOCAL auth.jwt_role_claim_key = '{p}'"));
+        run(
+            r#"SELECT set_config('request.jwt.claims', '{"role":"top","realm_access":{"roles":["admin","viewer",7]},"https://example.com/roles":["editor"],"cognito:groups":["g1"],"app":{"r":5,"n":null,"o":{}},"a":{"b":"first"},"a":{"b":"last"}}', true)"#,
+        );
+        assert_eq!(text("SHOW auth.jwt_role_claim_key"), ".role");
+        assert_eq!(role().as_deref(), Some("top"));
+        for (p, want) in [
+            (".realm_access.roles[0]", Some("admin")),
+            (".realm_access.roles[1]", Some("viewer")),
+            (r#"."https://example.com/roles"[0]"#, Some("editor")),
+            (r#"."cognito:groups"[0]"#, Some("g1")),
+            (".a.b", Some("last")),
+            (r#"."role""#, Some("top")),
+            // Nothing there, the wrong kind of value for a step, or not a string at the end.
+            (".missing", None),
+            (".realm_access.roles[3]", None),
+            (".realm_access.roles[2]", None),
+            (".realm_access.roles", None),
+            (".realm_access[0]", None),
+            (".role[0]", None),
+            (".app.r", None),
+            (".app.n", None),
+            (".app.o", None),
+        ] {
+            path(p);
+            assert_eq!(role().as_deref(), want, "{p}");
+            // The raw claim stays what it is.
+            assert_eq!(text("SELECT auth.claim('role')"), "top", "{p}");
+        }
+        // New claims under a set path are read at once, and so are no claims at all.
+        path(".realm_access.roles[0]");
+        run(
+            r#"SELECT set_config('request.jwt.claims', '{"realm_access":{"roles":["other"]}}', true)"#,
+        );
+        assert_eq!(role().as_deref(), Some("other"));
+        run("SELECT set_config('request.jwt.claims', '', true)");
+        assert_eq!(role(), None);
+        run("SELECT set_config('request.jwt.claims', '[\"admin\"]', true)");
+        assert_eq!(role(), None);
+        run(
+            r#"SELECT set_config('request.jwt.claims', '{"role":"top","realm_access":{"roles":["admin"]}}', true)"#,
+        );
+        assert_eq!(role().as_deref(), Some("admin"));
+        // Inside one statement, row after row (a call site keeps its answer once asked twice),
+        // the path changing every third row: each row sees the path in force.
+        assert_eq!(
+            text(
+                "SELECT string_agg(left(CASE WHEN i % 3 = 1 THEN set_config('auth.jwt_role_claim_key', \
+                   CASE WHEN i % 2 = 1 THEN '.role' ELSE '.realm_access.roles[0]' END, true) ELSE '' END, 0) \
+                   || coalesce(auth.role(), '-'), ' ' ORDER BY i) FROM generate_series(1, 8) i"
+            ),
+            "top top top admin admin admin top top"
+        );
+        // SET LOCAL ends with its transaction's subtransaction, a function's SET clause with the
+        // call, RESET goes back to the default.
+        path(".realm_access.roles[0]");
+        run("CREATE FUNCTION tests.role_at_top() RETURNS text LANGUAGE sql SET auth.jwt_role_claim_key = '.role' RETURN auth.role()");
+        assert_eq!(
+            text("SELECT tests.role_at_top() || ' ' || auth.role()"),
+            "top admin"
+        );
+        run("RESET auth.jwt_role_claim_key");
+        assert_eq!(role().as_deref(), Some("top"));
+        // A plpgsql loop in one transaction, path and claims changing together.
+        run("DO $$ BEGIN FOR i IN 1..4 LOOP
+                 PERFORM set_config('auth.jwt_role_claim_key', '.x' || i || '[0]', true),
+                         set_config('request.jwt.claims', json_build_object('x' || i, json_build_array('r' || i))::text, true);
+                 IF auth.role() IS DISTINCT FROM 'r' || i THEN
+                     RAISE 'stale role at %', i;
+                 END IF;
+             END LOOP; END $$");
+        // In a policy, as PostgREST runs it: rows whose role column matches the role at the path.
+        run("CREATE TABLE tests.role_docs (role text, body text)");
+        run("INSERT INTO tests.role_docs SELECT CASE WHEN i % 2 = 0 THEN 'editor' ELSE 'viewer' END, 'doc ' || i FROM generate_series(1, 100) i");
+        run("ALTER TABLE tests.role_docs ENABLE ROW LEVEL SECURITY");
+        run("CREATE POLICY by_role ON tests.role_docs USING (role = auth.role())");
+        run("CREATE ROLE jwt_role_path_reader NOLOGIN");
+        run("GRANT SELECT ON tests.role_docs TO jwt_role_path_reader");
+        path(r#"."https://example.com/roles"[0]"#);
+        run(
+            r#"SELECT set_config('request.jwt.claims', '{"role":"jwt_role_path_reader","https://example.com/roles":["editor"]}', true)"#,
+        );
+        run("SET LOCAL ROLE jwt_role_path_reader");
+        assert_eq!(one::<i64>("SELECT count(*) FROM tests.role_docs"), Some(50));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM tests.role_docs WHERE role <> 'editor'"),
+            Some(0)
+        );
+        run("RESET ROLE");
+    }
+
+    /// A value of `auth.jwt_role_claim_key` that is not a path is refused where it is set (22023,
+    /// the reason as the error's detail), and the path in force stays.
+    #[pg_test]
+    fn jwt_role_claim_key_refuses_bad_paths() {
+        run("CREATE FUNCTION tests.set_role_claim_key(v text, OUT state text, OUT message text, OUT detail text)
+             LANGUAGE plpgsql AS $$ BEGIN
+                 PERFORM set_config('auth.jwt_role_claim_key', v, true);
+             EXCEPTION WHEN OTHERS THEN
+                 GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+             END $$");
+        run("SET LOCAL auth.jwt_role_claim_key = '.app.role'");
+        run(r#"SELECT set_config('request.jwt.claims', '{"app":{"role":"kept"}}', true)"#);
+        let long = format!(".{}", "a".repeat(256));
+        for (value, reason) in [
+            ("", "it is empty"),
+            ("role", "it must start with \".\""),
+            (" .role", "it must start with \".\""),
+            (".", "expected a key at byte 1"),
+            (".role.", "expected a key at byte 6"),
+            (".ro le", "expected \".\" or \"[\" at byte 3"),
+            (".\"https://x", "has no closing"),
+            (".a[", "decimal digits in brackets"),
+            (".a[-1]", "decimal digits in brackets"),
+            (".a[0][1]", "a second array index"),
+            (".a[4294967296]", "larger than 4294967295"),
+            (".roles[?(@ == \"admin\")]", "filters"),
+            (long.as_str(), "257 bytes, longer than 256"),
+        ] {
+            let (state, message, detail) = Spi::get_three::<String, String, String>(&format!(
+                "SELECT * FROM tests.set_role_claim_key('{}')",
+                value.replace('\'', "''")
+            ))
+            .unwrap();
+            assert_eq!(state.as_deref(), Some("22023"), "{value}");
+            assert!(
+                message
+                    .unwrap()
+                    .starts_with("invalid value for parameter \"auth.jwt_role_claim_key\""),
+                "{value}"
+            );
+            let detail = detail.unwrap();
+            assert!(
+                detail.starts_with("invalid role claim path: ") && detail.contains(reason),
+                "{value}: {detail}"
+            );
+        }
+        // SET itself, ALTER ROLE ... SET and a function's SET clause are checked alike.
+        assert_error(
+            "SET auth.jwt_role_claim_key = 'role'",
+            "22023",
+            "invalid value for parameter \"auth.jwt_role_claim_key\"",
+        );
+        run("CREATE ROLE jwt_role_path_alter NOLOGIN");
+        assert_error(
+            "ALTER ROLE jwt_role_path_alter SET auth.jwt_role_claim_key = '.a['",
+            "22023",
+            "invalid value for parameter",
+        );
+        assert_error(
+            "CREATE FUNCTION tests.bad_path() RETURNS text LANGUAGE sql SET auth.jwt_role_claim_key = '' RETURN 1",
+            "22023",
+            "invalid value for parameter",
+        );
+        assert_eq!(text("SHOW auth.jwt_role_claim_key"), ".app.role");
+        assert_eq!(one::<String>("SELECT auth.role()").as_deref(), Some("kept"));
+    }
+
     /// The helpers give exactly what the `::jsonb` reading of the setting gives.
     #[pg_test]
     fn jwt_claim_helpers_match_the_jsonb_reading() {

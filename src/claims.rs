@@ -18,6 +18,13 @@
 //! or empty. A text that is not JSON raises 22P02 `request.jwt.claims is not valid JSON`; a
 //! `\u0000` escape raises jsonb's own 22P05, as the `::jsonb` cast did.
 //!
+//! `auth.role()` reads the role at the path of `auth.jwt_role_claim_key` (PostgREST's
+//! `jwt-role-claim-key` syntax, parsed once per change of the setting: `gucs::role_claim_path`).
+//! Under the default path, the top-level `role`, it is `->> 'role'` as above. Under any other path
+//! it is the string the path reaches, NULL when it reaches none; the claims are read for it with
+//! serde_json once per parse and path, and a call site keys its answer by the path too, so a
+//! `SET LOCAL` of the setting is seen by the next call.
+//!
 //! STABLE is the right volatility and the one `current_setting` has: the answer depends on a
 //! setting, which a statement does not change between rows — except by calling `set_config` in
 //! the middle of a query, where these helpers (reading the setting at every call) follow the new
@@ -50,6 +57,9 @@ struct Parsed {
     jsonb_len: usize,
     sub: Option<String>,
     role: Option<String>,
+    /// The role at the path of `auth.jwt_role_claim_key` when that is not the top-level `role`,
+    /// with the path's generation (`gucs::role_claim_path`) it was found with.
+    role_at_path: Option<(u64, Option<String>)>,
     memo: HashMap<String, Option<String>>,
 }
 
@@ -88,6 +98,7 @@ impl Parsed {
             jsonb_len,
             sub: None,
             role: None,
+            role_at_path: None,
             memo: HashMap::new(),
         };
         parsed.sub = parsed.lookup("sub");
@@ -123,6 +134,33 @@ impl Parsed {
             self.memo.insert(name.to_owned(), v.clone());
         }
         v
+    }
+
+    /// The role: `claims ->> 'role'` when `auth.jwt_role_claim_key` is the top-level `role` (the
+    /// default), else the string at its path, None when the path reaches no string. The claims
+    /// are read for a path once per parse and path, with serde_json (as PostgREST's claims reach
+    /// it: the last of two same-named members counts); claims it cannot read (a number beyond a
+    /// double's range, nesting deeper than 128) have no role at a path.
+    fn role(&mut self) -> Option<String> {
+        let (path, generation) = gucs::role_claim_path();
+        if path.is_top_level_role() {
+            return self.role.clone();
+        }
+        if let Some((g, role)) = &self.role_at_path {
+            if *g == generation {
+                return role.clone();
+            }
+        }
+        let text: &[u8] = if self.raw.is_empty() {
+            b"{}"
+        } else {
+            &self.raw
+        };
+        let role = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text)
+            .ok()
+            .and_then(|claims| path.lookup(&claims).map(str::to_owned));
+        self.role_at_path = Some((generation, role.clone()));
+        role
     }
 
     /// A copy of the claims in `mcx`, or in the call's memory context.
@@ -283,11 +321,29 @@ fn uid(fcinfo: pg_sys::FunctionCallInfo) -> Option<TextDatum> {
     at_site(fcinfo, "sub", |parsed, mcx| claim_text(parsed, "sub", mcx)).map(TextDatum)
 }
 
-/// The `role` claim.
+/// What a call site of `auth.role()` keys its answer by when the path is not the top-level
+/// `role`: the path's generation, as the answer changes with the path.
+fn role_site_name(generation: u64) -> String {
+    format!("role at path {generation}")
+}
+
+/// The role claim: the `role` claim, or the string at the path `auth.jwt_role_claim_key` names.
 #[pg_extern(stable, parallel_safe)]
 fn role(fcinfo: pg_sys::FunctionCallInfo) -> Option<TextDatum> {
-    at_site(fcinfo, "role", |parsed, mcx| {
-        claim_text(parsed, "role", mcx)
+    let (path, generation) = gucs::role_claim_path();
+    if path.is_top_level_role() {
+        return at_site(fcinfo, "role", |parsed, mcx| {
+            claim_text(parsed, "role", mcx)
+        })
+        .map(TextDatum);
+    }
+    at_site(fcinfo, &role_site_name(generation), |parsed, mcx| {
+        let value = parsed.role()?;
+        Some(match mcx {
+            // SAFETY: the call site's own memory context.
+            Some(mcx) => unsafe { text_in(mcx, &value) },
+            None => TextDatum::copy(&value).0,
+        })
     })
     .map(TextDatum)
 }

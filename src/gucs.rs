@@ -12,9 +12,12 @@
 //! clause). That only holds in backends where this library is loaded before the setting is read,
 //! hence `shared_preload_libraries`.
 
+use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString};
+use std::rc::Rc;
 
 use auth_core::cookie::SameSite;
+use auth_core::role_path::{self, RolePath};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use pgrx::pg_sys;
 
@@ -31,6 +34,8 @@ pub static JWT_ALGORITHM: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"HS256"));
 pub static JWT_AUDIENCE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static JWT_ISSUER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static JWT_ROLE_CLAIM_KEY: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c".role"));
 pub static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static ACCESS_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(3600);
 
@@ -157,6 +162,99 @@ fn secret(
     }
 }
 
+/// The text of a string setting's candidate value, the default when NULL (`SET ... TO DEFAULT`
+/// of a setting whose default is NULL; ours is not, but the pointer is checked all the same).
+///
+/// SAFETY: `value` is NULL or a valid C string.
+unsafe fn role_path_text<'a>(value: *const std::ffi::c_char) -> Result<&'a str, ()> {
+    if value.is_null() {
+        return Ok(role_path::DEFAULT_PATH);
+    }
+    // SAFETY: a valid C string, per the caller.
+    unsafe { CStr::from_ptr(value) }.to_str().map_err(|_| ())
+}
+
+/// Refuses a value of `auth.jwt_role_claim_key` that is not a path (`22023`, PostgreSQL's
+/// `invalid value for parameter` with the reason as its detail): at SET, in postgresql.conf, in
+/// ALTER SYSTEM/DATABASE/ROLE ... SET and in a function's SET clause alike.
+unsafe extern "C-unwind" fn check_role_claim_key(
+    newval: *mut *mut std::ffi::c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: PostgreSQL passes a valid pointer to the candidate value (NULL or a C string).
+    let why = match unsafe { role_path_text(*newval) } {
+        Ok(text) => match role_path::parse(text) {
+            Ok(_) => return true,
+            Err(e) => e.message(),
+        },
+        Err(()) => "invalid role claim path: it is not valid UTF-8".to_owned(),
+    };
+    let why = CString::new(why).unwrap_or_else(|_| c"invalid role claim path".to_owned());
+    // SAFETY: GUC_check_errdetail_string must be palloc'd; pstrdup copies the message.
+    unsafe {
+        pg_sys::GUC_check_errcode(pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE as i32);
+        pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(why.as_ptr());
+    }
+    false
+}
+
+/// The parsed `auth.jwt_role_claim_key` of this backend and the text it was parsed from.
+struct CachedRolePath {
+    text: String,
+    path: Rc<RolePath>,
+}
+
+thread_local! {
+    static ROLE_PATH: RefCell<Option<CachedRolePath>> = const { RefCell::new(None) };
+    /// Counts the paths parsed in this backend: what the claim helpers key role answers by.
+    static ROLE_PATH_GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Keeps the parsed path in step with the setting: PostgreSQL calls this whenever the value in
+/// force changes (SET, SET LOCAL, RESET, the end of a transaction or of a function's SET clause,
+/// a reload), after the check hook accepted it. A value equal to the one parsed last is not parsed
+/// again. Never raises: a value the check hook accepted parses.
+unsafe extern "C-unwind" fn assign_role_claim_key(
+    newval: *const std::ffi::c_char,
+    _extra: *mut std::ffi::c_void,
+) {
+    // SAFETY: PostgreSQL passes the new value, NULL or a valid C string.
+    let Ok(text) = (unsafe { role_path_text(newval) }) else {
+        return;
+    };
+    ROLE_PATH.with_borrow_mut(|cached| {
+        if cached.as_ref().is_some_and(|c| c.text == text) {
+            return;
+        }
+        if let Ok(path) = role_path::parse(text) {
+            *cached = Some(CachedRolePath {
+                text: text.to_owned(),
+                path: Rc::new(path),
+            });
+            ROLE_PATH_GENERATION.set(ROLE_PATH_GENERATION.get() + 1);
+        }
+    });
+}
+
+/// The path of `auth.jwt_role_claim_key` in force, and its generation (which changes with the
+/// path). Read by `auth.role()` at every call: no parse, no copy of the setting.
+pub fn role_claim_path() -> (Rc<RolePath>, u64) {
+    ROLE_PATH.with_borrow_mut(|cached| {
+        let cached = cached.get_or_insert_with(|| {
+            // Before the first assignment (cannot happen once the setting is defined): the default.
+            ROLE_PATH_GENERATION.set(ROLE_PATH_GENERATION.get() + 1);
+            CachedRolePath {
+                text: role_path::DEFAULT_PATH.to_owned(),
+                path: Rc::new(
+                    role_path::parse(role_path::DEFAULT_PATH).expect("the default parses"),
+                ),
+            }
+        });
+        (Rc::clone(&cached.path), ROLE_PATH_GENERATION.get())
+    })
+}
+
 pub fn init() {
     secret(
         c"auth.jwt_secret",
@@ -187,6 +285,20 @@ pub fn init() {
         &JWT_ISSUER,
         GucFlags::default(),
     );
+    // SAFETY: static hooks with the signatures PostgreSQL expects for a string setting.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"auth.jwt_role_claim_key",
+            c"Path to the role in the JWT claims, as PostgREST's jwt-role-claim-key: .role, .realm_access.roles[0], .\"https://example.com/role\".",
+            c"",
+            &JWT_ROLE_CLAIM_KEY,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_role_claim_key),
+            Some(assign_role_claim_key),
+            None,
+        );
+    }
     int(
         c"auth.jwt_leeway",
         c"Clock skew allowed on exp, nbf and iat.",

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod keystore;
 pub mod password;
 pub mod request;
+pub mod role_path;
 pub mod secret;
 pub mod token;
 
