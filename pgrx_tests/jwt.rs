@@ -511,8 +511,9 @@ mod tests {
     }
 
     /// `auth.role()` reads the role at the path of `auth.jwt_role_claim_key` (PostgREST's
-    /// jwt-role-claim-key syntax): nested keys, quoted keys, array indexes; NULL when the path
-    /// reaches no string; a change of the setting is seen by the very next call.
+    /// jwt-role-claim-key syntax): nested keys, quoted keys, array indexes; the top-level `role`
+    /// when the path reaches no string (where PostgREST writes the role it switched to); a change
+    /// of the setting is seen by the very next call.
     #[pg_test]
     fn jwt_role_follows_the_role_claim_key() {
         let role = || one::<String>("SELECT auth.role()");
@@ -529,16 +530,17 @@ mod tests {
             (r#"."cognito:groups"[0]"#, Some("g1")),
             (".a.b", Some("last")),
             (r#"."role""#, Some("top")),
-            // Nothing there, the wrong kind of value for a step, or not a string at the end.
-            (".missing", None),
-            (".realm_access.roles[3]", None),
-            (".realm_access.roles[2]", None),
-            (".realm_access.roles", None),
-            (".realm_access[0]", None),
-            (".role[0]", None),
-            (".app.r", None),
-            (".app.n", None),
-            (".app.o", None),
+            // Nothing there, the wrong kind of value for a step, or not a string at the end: the
+            // top-level role, which PostgREST sets to the role it switched to.
+            (".missing", Some("top")),
+            (".realm_access.roles[3]", Some("top")),
+            (".realm_access.roles[2]", Some("top")),
+            (".realm_access.roles", Some("top")),
+            (".realm_access[0]", Some("top")),
+            (".role[0]", Some("top")),
+            (".app.r", Some("top")),
+            (".app.n", Some("top")),
+            (".app.o", Some("top")),
         ] {
             path(p);
             assert_eq!(role().as_deref(), want, "{p}");
@@ -551,6 +553,11 @@ mod tests {
             r#"SELECT set_config('request.jwt.claims', '{"realm_access":{"roles":["other"]}}', true)"#,
         );
         assert_eq!(role().as_deref(), Some("other"));
+        // Neither the path nor a top-level role: no role.
+        run(
+            r#"SELECT set_config('request.jwt.claims', '{"realm_access":{"roles":[7]}}', true)"#,
+        );
+        assert_eq!(role(), None);
         run("SELECT set_config('request.jwt.claims', '', true)");
         assert_eq!(role(), None);
         run("SELECT set_config('request.jwt.claims', '[\"admin\"]', true)");

@@ -137,7 +137,9 @@ impl Parsed {
     }
 
     /// The role: `claims ->> 'role'` when `auth.jwt_role_claim_key` is the top-level `role` (the
-    /// default), else the string at its path, None when the path reaches no string. The claims
+    /// default), else the string at its path or, when the path reaches no string, the top-level
+    /// `role`: PostgREST writes the role it switched to there (the anonymous role when the path
+    /// reaches nothing), so behind PostgREST the answer is always the request's role. The claims
     /// are read for a path once per parse and path, with serde_json (as PostgREST's claims reach
     /// it: the last of two same-named members counts); claims it cannot read (a number beyond a
     /// double's range, nesting deeper than 128) have no role at a path.
@@ -158,7 +160,8 @@ impl Parsed {
         };
         let role = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text)
             .ok()
-            .and_then(|claims| path.lookup(&claims).map(str::to_owned));
+            .and_then(|claims| path.lookup(&claims).map(str::to_owned))
+            .or_else(|| self.role.clone());
         self.role_at_path = Some((generation, role.clone()));
         role
     }

@@ -3,10 +3,10 @@
 //! All are `SUSET`: only a superuser (or a role granted SET on it) changes them, so no API caller
 //! can swap the key or loosen a check for its own session.
 //!
-//! The three secrets (`auth.jwt_secret`, `auth.proxy_secret`, `auth.key_encryption_key`) are readable by no role at all through
-//! the settings machinery: `NO_SHOW_ALL` keeps them out of `pg_settings` (whose `reset_val` column
-//! would otherwise show the raw value), and a show hook answers SHOW and `current_setting` with a
-//! mask — `SUPERUSER_ONLY` alone is not enough, as members of `pg_read_all_settings` (and so
+//! The three secrets (`auth.jwt_secret`, `auth.proxy_secret`, `auth.key_encryption_key`) are
+//! readable by no role at all through the settings machinery: `NO_SHOW_ALL` keeps them out of
+//! `pg_settings` (whose `reset_val` column would otherwise show the raw value), and a show hook
+//! answers SHOW and `current_setting` with a mask — `SUPERUSER_ONLY` alone is not enough, as members of `pg_read_all_settings` (and so
 //! `pg_monitor`) may read such settings. A check hook refuses them where PostgreSQL stores
 //! settings in world-readable catalogs (`ALTER DATABASE/ROLE ... SET`, a function's `SET`
 //! clause). That only holds in backends where this library is loaded before the setting is read,
