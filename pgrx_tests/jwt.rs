@@ -554,9 +554,7 @@ mod tests {
         );
         assert_eq!(role().as_deref(), Some("other"));
         // Neither the path nor a top-level role: no role.
-        run(
-            r#"SELECT set_config('request.jwt.claims', '{"realm_access":{"roles":[7]}}', true)"#,
-        );
+        run(r#"SELECT set_config('request.jwt.claims', '{"realm_access":{"roles":[7]}}', true)"#);
         assert_eq!(role(), None);
         run("SELECT set_config('request.jwt.claims', '', true)");
         assert_eq!(role(), None);
