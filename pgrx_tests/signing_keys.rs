@@ -517,6 +517,29 @@ mod tests {
         // The public JWK Set is for everyone.
         assert_eq!(json("SELECT auth.jwks()")["keys"], serde_json::json!([]));
         run("RESET ROLE");
+        // A role that may verify (EXECUTE on jwt_verify) verifies tokens of stored keys, though it
+        // cannot read the store: the keys are loaded for it as the bootstrap superuser.
+        let kid = text("SELECT auth.create_signing_key('ES256')");
+        run(&format!("SELECT auth.activate_signing_key('{kid}')"));
+        let token = sign(r#"{"sub":"probe"}"#);
+        // A change drops every cache: the next load happens as the probe.
+        text("SELECT auth.create_signing_key('EdDSA')");
+        run("GRANT EXECUTE ON FUNCTION auth.jwt_verify(text) TO signing_keys_probe");
+        run("SET LOCAL ROLE signing_keys_probe");
+        assert_eq!(
+            json(&format!("SELECT auth.jwt_verify('{token}')"))["sub"],
+            "probe"
+        );
+        assert_eq!(
+            json("SELECT auth.jwks()")["keys"].as_array().unwrap().len(),
+            2
+        );
+        assert_error(
+            "SELECT * FROM auth_private.signing_keys",
+            "42501",
+            "permission denied",
+        );
+        run("RESET ROLE");
         // Even with EXECUTE, postgrest_jwt_secret is for superusers: it returns secrets.
         run("GRANT EXECUTE ON FUNCTION auth.postgrest_jwt_secret() TO signing_keys_probe");
         run("SET LOCAL ROLE signing_keys_probe");

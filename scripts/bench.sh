@@ -4,6 +4,8 @@
 #   (i)  per-call auth.sign / auth.verify, 20 000 calls in one statement, beside a pure-SQL pgjwt
 #        0.2.0-style implementation over pgcrypto's hmac (written below, schema bench) and beside
 #        md5() of the same input; best of 3 after a warm-up;
+#   (i b) ES256 and EdDSA keys of the store: auth.jwt_sign and auth.jwt_verify beside the same
+#        operations called directly in Rust in this run (core/examples/jws_floor.rs);
 #   (ii) login at bcrypt cost 10 beside pgcrypto crypt() at cost 10, the refresh-token round trip,
 #        and auth.check_request()'s overhead per PostgREST-shaped request (set_config of request.*
 #        then the hook, READ ONLY, as the request's role) beside the same request without the hook;
@@ -19,7 +21,7 @@
 # The last line names the server version, so runs on different versions can be compared.
 #
 # Environment: BENCH_CALLS (20000), BENCH_HOOK_CALLS (20000), BENCH_REFRESH_CALLS (1000),
-# BENCH_LOGIN_CALLS (10), BENCH_RLS_ROWS (200000), BENCH_REPS (3). It always installs the release build it just made: the
+# BENCH_LOGIN_CALLS (10), BENCH_RLS_ROWS (200000), BENCH_KEY_CALLS (2000), BENCH_REPS (3). It always installs the release build it just made: the
 # shared install directories may hold a debug build from `cargo pgrx test`, ten times slower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +60,7 @@ REFRESH_CALLS=${BENCH_REFRESH_CALLS:-1000}
 LOGIN_CALLS=${BENCH_LOGIN_CALLS:-10}
 RLS_ROWS=${BENCH_RLS_ROWS:-200000}
 REPS=${BENCH_REPS:-3}
+KEY_CALLS=${BENCH_KEY_CALLS:-2000}
 SECRET='benchmark-secret-of-at-least-32-bytes!'
 BENCH_PASSWORD='benchmark password'
 
@@ -223,6 +226,37 @@ SELECT bench.record('verify', 'auth.verify (native)', :calls, format(
     'SELECT count(auth.jwt_verify(t.tok)) FROM bench.server_tokens t', :reps)
 \g /dev/null
 SQL
+
+section "(i b) ES256 and EdDSA keys of the store: SQL beside the same operation in Rust ($KEY_CALLS calls, best of $REPS)"
+# The floor: core/examples/jws_floor.rs signs and verifies the same claims directly in Rust, in
+# this run, on this machine.
+cargo build --release -q -p auth-core --example jws_floor
+floor=$(target/release/examples/jws_floor "$KEY_CALLS" "$REPS")
+echo "$floor" | sed 's/^/  rust: /'
+floor_us() { echo "$floor" | awk -v a="$1" -v o="$2" '$1 == a && $2 == o { print $3 }'; }
+for alg in ES256 EdDSA; do
+  bq -v alg="$alg" -v keycalls="$KEY_CALLS" \
+    -v sign_us="$(floor_us "$alg" sign)" -v verify_us="$(floor_us "$alg" verify)" <<'SQL'
+\set ON_ERROR_STOP 1
+SELECT auth.activate_signing_key(auth.create_signing_key(:'alg'));
+CREATE TABLE bench.key_payloads AS
+    SELECT bench.payload(i)::jsonb - 'aud' AS p FROM generate_series(1, :keycalls) i;
+INSERT INTO bench.results (section, label, calls, us, ref) VALUES
+    (:'alg' || ' sign', 'Rust: encode_claims_with (the floor)', :keycalls, :sign_us, true);
+SELECT bench.record(:'alg' || ' sign', 'auth.jwt_sign (active ' || :'alg' || ' key)', :keycalls,
+    'SELECT count(auth.jwt_sign(t.p)) FROM bench.key_payloads t', :reps)
+\g /dev/null
+CREATE TABLE bench.key_tokens AS SELECT auth.jwt_sign(t.p) AS tok FROM bench.key_payloads t;
+INSERT INTO bench.results (section, label, calls, us, ref) VALUES
+    (:'alg' || ' verify', 'Rust: decode, verify_with, claims (the floor)', :keycalls, :verify_us, true);
+SELECT bench.record(:'alg' || ' verify', 'auth.jwt_verify (by kid, strict, jsonb)', :keycalls,
+    'SELECT count(auth.jwt_verify(t.tok)) FROM bench.key_tokens t', :reps)
+\g /dev/null
+DROP TABLE bench.key_tokens, bench.key_payloads;
+-- Back to the settings key for the rest of the run.
+DELETE FROM auth_private.signing_keys;
+SQL
+done
 
 bq <<'SQL'
 CREATE ROLE bench_anon NOLOGIN;
@@ -495,6 +529,10 @@ WITH v AS (
     SELECT 'verify: auth.jwt_verify / auth.verify',
            to_char(j.us / n.us, 'FM990.00') || '×', '≤ 2×', j.us / n.us <= 2
     FROM v n, v j WHERE n.label = 'auth.verify (native)' AND j.section = 'verify' AND j.label LIKE 'auth.jwt_verify%'
+    UNION ALL
+    SELECT r.section || ': SQL / Rust', to_char(q.us / r.us, 'FM990.00') || '×', '≤ 1.3×', q.us / r.us <= 1.3
+    FROM v r JOIN v q ON q.section = r.section AND NOT q.ref
+    WHERE r.ref AND r.label LIKE 'Rust:%'
     UNION ALL
     SELECT 'login / crypt() at cost 10',
            to_char(l.us / c.us, 'FM990.00') || '×', '≤ 1.20×', l.us / c.us <= 1.2

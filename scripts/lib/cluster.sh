@@ -193,6 +193,9 @@ cluster_create() {
   (
     umask 077
     printf "auth.jwt_secret = '%s'\n" "$AUTH_JWT_SECRET" >"$CLUSTER_DATA/auth_secret.conf"
+    # Seals the private parts of stored signing keys (docs/keys.md): random per cluster.
+    printf "auth.key_encryption_key = '%s'\n" "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+      >>"$CLUSTER_DATA/auth_secret.conf"
     if [ -n "${AUTH_PROXY_SECRET:-}" ]; then
       printf "auth.proxy_secret = '%s'\n" "$AUTH_PROXY_SECRET" >>"$CLUSTER_DATA/auth_secret.conf"
     fi
