@@ -232,7 +232,7 @@ section "(i b) ES256 and EdDSA keys of the store: SQL beside the same operation 
 # this run, on this machine.
 cargo build --release -q -p auth-core --example jws_floor
 floor=$(target/release/examples/jws_floor "$KEY_CALLS" "$REPS")
-echo "$floor" | sed 's/^/  rust: /'
+while IFS= read -r line; do echo "  rust: $line"; done <<<"$floor"
 floor_us() { echo "$floor" | awk -v a="$1" -v o="$2" '$1 == a && $2 == o { print $3 }'; }
 for alg in ES256 EdDSA; do
   bq -v alg="$alg" -v keycalls="$KEY_CALLS" \
