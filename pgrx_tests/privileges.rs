@@ -302,7 +302,11 @@ mod tests {
             one::<bool>("SELECT pg_has_role('pg_read_all_settings', 'MEMBER')"),
             Some(true)
         );
-        for name in ["auth.jwt_secret", "auth.proxy_secret"] {
+        for name in [
+            "auth.jwt_secret",
+            "auth.proxy_secret",
+            "auth.key_encryption_key",
+        ] {
             assert_eq!(text(&format!("SHOW {name}")), "(hidden)");
             assert_eq!(
                 text(&format!("SELECT current_setting('{name}')")),
@@ -327,6 +331,7 @@ mod tests {
             "ALTER ROLE pv_web SET auth.jwt_secret = 'a-secret-that-would-be-world-readable'",
             "ALTER ROLE pv_web IN DATABASE pgrx_tests SET auth.proxy_secret = 'world-readable'",
             "ALTER DATABASE pgrx_tests SET auth.jwt_secret = 'a-secret-that-would-be-world-readable'",
+            "ALTER DATABASE pgrx_tests SET auth.key_encryption_key = 'a-key-that-would-be-world-readable-too'",
             "CREATE FUNCTION tests.pv_leaky() RETURNS int LANGUAGE sql \
              SET auth.jwt_secret = 'a-secret-that-would-be-world-readable' AS 'SELECT 1'",
         ] {
@@ -335,7 +340,7 @@ mod tests {
         }
         assert_eq!(
             one::<i64>(
-                "SELECT count(*) FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') LIKE '%secret%'"
+                "SELECT count(*) FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') ~ '(secret|key_encryption)'"
             ),
             Some(0)
         );
