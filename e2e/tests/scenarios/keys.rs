@@ -14,7 +14,9 @@
 //! - refused: a token naming a kid no key has, signed with a key of no set, and an HS256 token
 //!   naming the ES256 key's kid with that key's public JWK as the HMAC secret. PostgREST 12.0.2
 //!   does not pick the key by kid: it accepts a token any key of its set verifies, whatever kid it
-//!   names (auth.jwt_verify refuses it), which the scenario records.
+//!   names (an unknown one, another key's; auth.jwt_verify refuses both), which the scenario
+//!   records;
+//! - without `db-config` PostgREST runs no `db-pre-config` and has no key (500 `PGRST300`).
 //!
 //! The scenario leaves the shared database as it found it, also when it fails: the stored keys
 //! are deleted (signing falls back to `auth.jwt_secret` for the scenarios after it) and the grant
@@ -361,6 +363,25 @@ pub fn key_rotation_over_postgrest(s: &mut Stack) {
     accepted(s, &p, &hs_signed, "the HS256 token while EdDSA signs");
     assert_eq!(published_kids(s, &p), vec![ed.clone(), es.clone()]);
 
+    // Another key's kid: the EdDSA key's, on an HS256 token signed with the auth.jwt_secret key.
+    // PostgREST 12.0.2 accepts it (the settings key verifies it); auth.jwt_verify picks the named
+    // key and refuses the algorithm.
+    let other_kid = hs256(
+        &json!({"alg": "HS256", "typ": "JWT", "kid": ed}),
+        &claims,
+        s.jwt_secret.as_bytes(),
+    );
+    accepted(
+        s,
+        &p,
+        &other_kid,
+        "PostgREST 12.0.2: the EdDSA key's kid on a token of the auth.jwt_secret key",
+    );
+    let err = db
+        .query_one("SELECT auth.jwt_verify($1)", &[&other_kid])
+        .expect_err("jwt_verify refuses a token naming another key's kid");
+    assert_eq!(err.code().map(|c| c.code()), Some("PT401"), "{err}");
+
     // --- 4. ES256 retired: its tokens get 401 at once, without a restart. ---
     changed_and_reloaded(&p, "retire_signing_key(ES256)", || {
         db.execute("SELECT auth.retire_signing_key($1)", &[&es])
@@ -419,6 +440,16 @@ pub fn key_rotation_over_postgrest(s: &mut Stack) {
     accepted(s, &p, &ed_signed, "the EdDSA token with HS512 active");
     // HMAC keys are never published.
     assert_eq!(published_kids(s, &p), vec![ed.clone()]);
+
+    // db-pre-config runs only with db-config (on in the file, the default): without it PostgREST
+    // has no key at all.
+    let no_db_config = s.spawn_postgrest_with(
+        "postgrest-keys-no-db-config",
+        POSTGREST_KEYS_CONF,
+        &[("PGRST_DB_CONFIG", "false")],
+    );
+    whoami(s, &no_db_config, &ed_signed).expect_error(500, "PGRST300", "Server lacks JWT secret");
+    drop(no_db_config);
 
     // Every change was taken without a restart: the same process served every request.
     assert_eq!(
