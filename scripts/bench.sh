@@ -69,6 +69,8 @@ section() { printf '\n== %s\n' "$*"; }
 section setup
 scripts/setup.sh
 auth_build
+# The Rust floor of the key rows (section i b), built before the lock is taken.
+cargo build --release -q -p auth-core --example jws_floor
 auth_lock
 auth_install
 cluster_init bench
@@ -230,7 +232,6 @@ SQL
 section "(i b) ES256 and EdDSA keys of the store: SQL beside the same operation in Rust ($KEY_CALLS calls, best of $REPS)"
 # The floor: core/examples/jws_floor.rs signs and verifies the same claims directly in Rust, in
 # this run, on this machine.
-cargo build --release -q -p auth-core --example jws_floor
 floor=$(target/release/examples/jws_floor "$KEY_CALLS" "$REPS")
 while IFS= read -r line; do echo "  rust: $line"; done <<<"$floor"
 floor_us() { echo "$floor" | awk -v a="$1" -v o="$2" '$1 == a && $2 == o { print $3 }'; }
