@@ -239,7 +239,8 @@ for alg in ES256 EdDSA; do
   bq -v alg="$alg" -v keycalls="$KEY_CALLS" \
     -v sign_us="$(floor_us "$alg" sign)" -v verify_us="$(floor_us "$alg" verify)" <<'SQL'
 \set ON_ERROR_STOP 1
-SELECT auth.activate_signing_key(auth.create_signing_key(:'alg'));
+SELECT auth.activate_signing_key(auth.create_signing_key(:'alg'))
+\g /dev/null
 CREATE TABLE bench.key_payloads AS
     SELECT bench.payload(i)::jsonb - 'aud' AS p FROM generate_series(1, :keycalls) i;
 INSERT INTO bench.results (section, label, calls, us, ref) VALUES

@@ -541,6 +541,33 @@ pub fn jwt_secret() -> Option<(String, &'static str, bool)> {
     text(&JWT_SECRET).map(|s| (s, "auth.jwt_secret", JWT_SECRET_IS_BASE64.get()))
 }
 
+/// The current bytes of a string setting (empty when unset), without a copy: valid until the
+/// setting changes, so only for an immediate comparison.
+fn raw_bytes(s: &'static GucSetting<Option<CString>>) -> &'static [u8] {
+    // SAFETY: the setting's variable holds NULL or a C string owned by the settings machinery;
+    // callers compare the bytes before anything can change a setting.
+    unsafe {
+        let raw = *s.as_ptr();
+        if raw.is_null() {
+            &[]
+        } else {
+            CStr::from_ptr(raw).to_bytes()
+        }
+    }
+}
+
+/// `auth.jwt_secret` and `auth.jwt_algorithm` as they are now, to tell whether a key derived
+/// from them is still current.
+pub fn jwt_secret_bytes() -> &'static [u8] {
+    raw_bytes(&JWT_SECRET)
+}
+pub fn jwt_algorithm_bytes() -> &'static [u8] {
+    raw_bytes(&JWT_ALGORITHM)
+}
+pub fn jwt_secret_is_base64() -> bool {
+    JWT_SECRET_IS_BASE64.get()
+}
+
 /// True when `auth.jwt_secret` itself (not a fallback) holds a value.
 pub fn jwt_secret_configured() -> bool {
     text(&JWT_SECRET).is_some()
