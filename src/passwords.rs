@@ -65,7 +65,9 @@ fn _check_password(password: Option<&str>) {
 }
 
 thread_local! {
-    /// The one hash `auth.import_user` is inserting in this transaction (cleared at its end).
+    /// The one hash the `auth.users` trigger stores as it is in this transaction (cleared at its
+    /// end): the one `auth.import_user` is inserting, a superuser's, or one [`_hash_to_store`]
+    /// made for login's re-hash or `change_password`.
     static PENDING_IMPORT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
