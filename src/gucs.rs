@@ -17,8 +17,8 @@ use std::ffi::{CStr, CString};
 use std::rc::Rc;
 
 use auth_core::cookie::SameSite;
-use auth_core::role_path::{self, RolePath};
 use auth_core::password;
+use auth_core::role_path::{self, RolePath};
 use auth_core::AuthError;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use pgrx::pg_sys;
