@@ -8,5 +8,6 @@ mod common;
 pub mod concurrency;
 pub mod durability;
 pub mod jwt;
+pub mod my_sessions;
 pub mod rls;
 pub mod session;
