@@ -4,9 +4,41 @@
 //! audit log (every event, never a secret, never a write in a READ ONLY transaction). Every
 //! request goes through the one emulator of PostgREST (`tests.request`, [`Request`]).
 
+use pgrx::prelude::*;
+
+extension_sql!(
+    r#"
+-- Runs `stmt` while this transaction holds session `sid`'s row locked (FOR NO KEY UPDATE, as a
+-- refresh in flight does), then releases the lock (the subtransaction rolls back) and returns
+-- what `stmt` returned.
+CREATE FUNCTION tests.with_session_locked(sid uuid, stmt text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    result text;
+BEGIN
+    BEGIN
+        PERFORM FROM auth.sessions WHERE id = sid FOR NO KEY UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'session % is not visible', sid;
+        END IF;
+        EXECUTE stmt INTO result;
+        RAISE SQLSTATE 'TS000';
+    EXCEPTION WHEN SQLSTATE 'TS000' THEN
+        NULL;
+    END;
+    RETURN result;
+END
+$$;
+"#,
+    name = "tests_session_management",
+    requires = ["tests_common"]
+);
+
 #[pgrx::pg_schema]
 mod tests {
-    use crate::pgrx_tests::common::{assert_error, lit, one, run, text, Request, Response};
+    use crate::pgrx_tests::common::{
+        assert_error, hold_committed_rows_lock, lit, one, run, text, Request, Response,
+    };
     use pgrx::prelude::*;
     use serde_json::{json, Value};
 
@@ -225,6 +257,49 @@ mod tests {
         set_seen("5 minutes");
         assert_eq!(as_user("smseen", &s).method("GET").pre_request(), "ok");
         assert_eq!(seen(&s.sid), "00:05:00");
+    }
+
+    /// The hook never waits for a session row another transaction holds (a refresh in flight):
+    /// it passes and leaves last_seen_at to the next request. The user and session are committed
+    /// through dblink (rows the bad-input table must not count), and removed at the end.
+    #[pg_test]
+    fn session_management_last_seen_never_waits_for_a_row_lock() {
+        hold_committed_rows_lock();
+        run("CREATE EXTENSION IF NOT EXISTS dblink");
+        let conn = text("SELECT format('dbname=%s port=%s host=%s', current_database(), current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1))");
+        let remote = |stmt: &str| {
+            text(&format!(
+                "SELECT v FROM dblink({}, {}) AS r(v text)",
+                lit(&conn),
+                lit(stmt)
+            ))
+        };
+        let sid = remote(
+            "WITH u AS (INSERT INTO auth.users (username, password, role) VALUES ('smlock_u', 'smlock password', 'pg_monitor') RETURNING username) \
+             INSERT INTO auth.sessions (username, expires_at, last_seen_at) SELECT username, now() + interval '1 hour', now() - interval '5 min' FROM u RETURNING id::text",
+        );
+        let hook = format!(
+            "SET lock_timeout = '2s'; SELECT set_config('request.jwt.claims', {}, false), auth.check_request()::text, \
+             (SELECT (now() - last_seen_at >= interval '5 min')::text FROM auth.sessions WHERE id = '{sid}')",
+            lit(&json!({ "role": "pg_monitor", "sid": sid }).to_string())
+        );
+        let remote_hook = format!(
+            "SELECT r.unchanged FROM dblink({}, {}) AS r(c text, h text, unchanged text)",
+            lit(&conn),
+            lit(&hook)
+        );
+        let while_locked = text(&format!(
+            "SELECT tests.with_session_locked('{sid}', {})",
+            lit(&remote_hook)
+        ));
+        // Once the lock is gone, the same request records it.
+        let after = text(&remote_hook);
+        remote("DELETE FROM auth.users WHERE username = 'smlock_u' RETURNING 'x'");
+        assert_eq!(
+            while_locked, "true",
+            "the hook passed without waiting and skipped the locked row"
+        );
+        assert_eq!(after, "false", "recorded once the row was free");
     }
 
     #[pg_test]
