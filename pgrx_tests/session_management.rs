@@ -279,27 +279,34 @@ mod tests {
              INSERT INTO auth.sessions (username, expires_at, last_seen_at) SELECT username, now() + interval '1 hour', now() - interval '5 min' FROM u RETURNING id::text",
         );
         let hook = format!(
-            "SET lock_timeout = '2s'; SELECT set_config('request.jwt.claims', {}, false), auth.check_request()::text, \
-             (SELECT (now() - last_seen_at >= interval '5 min')::text FROM auth.sessions WHERE id = '{sid}')",
+            "SET lock_timeout = '2s'; SELECT set_config('request.jwt.claims', {}, false), auth.check_request()::text, 'ok'",
             lit(&json!({ "role": "pg_monitor", "sid": sid }).to_string())
         );
         let remote_hook = format!(
-            "SELECT r.unchanged FROM dblink({}, {}) AS r(c text, h text, unchanged text)",
+            "SELECT r.ok FROM dblink({}, {}) AS r(c text, h text, ok text)",
             lit(&conn),
             lit(&hook)
+        );
+        // Read in a statement of its own: the hook's statement cannot see its own write.
+        let stale = format!(
+            "SELECT (now() - last_seen_at >= interval '5 min')::text FROM auth.sessions WHERE id = '{sid}'"
         );
         let while_locked = text(&format!(
             "SELECT tests.with_session_locked('{sid}', {})",
             lit(&remote_hook)
         ));
+        let stale_after_locked = remote(&stale);
         // Once the lock is gone, the same request records it.
-        let after = text(&remote_hook);
+        let unlocked = text(&remote_hook);
+        let stale_after_unlocked = remote(&stale);
         remote("DELETE FROM auth.users WHERE username = 'smlock_u' RETURNING 'x'");
+        assert_eq!(while_locked, "ok", "the hook passed without waiting");
+        assert_eq!(stale_after_locked, "true", "and skipped the locked row");
+        assert_eq!(unlocked, "ok");
         assert_eq!(
-            while_locked, "true",
-            "the hook passed without waiting and skipped the locked row"
+            stale_after_unlocked, "false",
+            "recorded once the row was free"
         );
-        assert_eq!(after, "false", "recorded once the row was free");
     }
 
     #[pg_test]

@@ -2194,19 +2194,15 @@ BEGIN
 END
 $$;
 
--- The new session functions go to the roles auth.grant_session_access set up (those that may
--- execute change_password), as it grants them now. Their initial privileges stay the owner's
--- alone, as in a fresh install: GRANT inside an extension script records the grantees as initial
--- privileges, so the record is set back to what it was before the grant.
+-- The new session functions go to the roles auth.grant_session_access set up (those that could
+-- execute change_password before the update, recorded above when it was recreated), as it grants
+-- them now. Their initial privileges stay the owner's alone, as in a fresh install: GRANT inside
+-- an extension script records the grantees as initial privileges, so the record is set back to
+-- what it was before the grant.
 REVOKE ALL ON FUNCTION auth.my_sessions(), auth.end_my_session(uuid) FROM PUBLIC;
 DO $$
 DECLARE
-    v_grantees text := (
-        SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ',')
-        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-        JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-        WHERE p.oid = 'auth.change_password(text, text)'::pg_catalog.regprocedure
-          AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner);
+    v_grantees text := nullif(pg_catalog.current_setting('auth_update.change_password_grantees'), '');
     v_initprivs pg_catalog.aclitem[] := (
         SELECT i.initprivs FROM pg_catalog.pg_init_privs i
         WHERE i.objoid = 'auth.my_sessions()'::pg_catalog.regprocedure
