@@ -59,6 +59,11 @@ mod tests {
     const UUID: &str = "0b5ea6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
     const MB: usize = 1 << 20;
 
+    /// Keys made by OpenSSL in every form (core/vectors), for the key-import cases.
+    static KEYS: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(include_str!("../core/vectors/openssl_test_keys.json")).unwrap()
+    });
+
     /// What a case must do.
     #[derive(Debug, Clone)]
     enum Expect {
@@ -354,7 +359,10 @@ mod tests {
             case("user with a cost-31 hash as password", format!("INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', {}, 'bi_web') RETURNING left(password, 7)", lit(&dummy_hash.replace("$04$", "$31$"))), Expect::Returns(Some("$2a$04$"))).writing("auth.users", 1),
             raises("import_user with a cost-31 hash", format!("SELECT auth.import_user('bi_carl', {}, 'bi_web')", lit(&dummy_hash.replace("$04$", "$31$"))), "22023", "from 4 to 14"),
             raises("import_user with a cost-15 hash", format!("SELECT auth.import_user('bi_carl', {}, 'bi_web')", lit(&dummy_hash.replace("$04$", "$15$"))), "22023", "from 4 to 14"),
-            raises("import_user with plain text", "SELECT auth.import_user('bi_carl', 'not a hash', 'bi_web')", "22P02", "not a bcrypt hash").hiding("not a hash"),
+            raises("import_user with plain text", "SELECT auth.import_user('bi_carl', 'not a hash', 'bi_web')", "22023", "not a supported password hash").hiding("not a hash"),
+            raises("user with a 7-character password", "INSERT INTO auth.users (username, password, role) VALUES ('bi_bob', 'seven77', 'bi_web')", "22023", "at least 8").hiding("seven77"),
+            raises("import_user with an argon2 hash over the memory cap", "SELECT auth.import_user('bi_carl', '$argon2id$v=19$m=524288,t=2,p=1$7DLnqssaZq54Yz2CxlZzeQ$I+fMHIiiIDXAr2jp8rXOroGFt7LpM61CpWOm9yM4lIo', 'bi_web')", "22023", "at most 262144").hiding("7DLnqssaZq54Yz2CxlZzeQ"),
+            raises("import_user with an argon2d hash", "SELECT auth.import_user('bi_carl', '$argon2d$v=19$m=19456,t=2,p=1$7DLnqssaZq54Yz2CxlZzeQ$I+fMHIiiIDXAr2jp8rXOroGFt7LpM61CpWOm9yM4lIo', 'bi_web')", "22023", "argon2d is not accepted").hiding("7DLnqssaZq54Yz2CxlZzeQ"),
             raises("password changed to 73 bytes", format!("UPDATE auth.users SET password = {} WHERE username = 'bi_alice'", lit(&"z".repeat(73))), "22023", "73 bytes").hiding("z".repeat(73)),
             raises("hash_password of 73 bytes", format!("SELECT auth.hash_password({})", lit(&"x".repeat(73))), "22023", "73 bytes").hiding("x".repeat(73)),
             raises("hash_password of 1 MB", format!("SELECT auth.hash_password(repeat('x', {MB}))"), "22023", "bytes").hiding("x".repeat(4096)),
@@ -404,6 +412,27 @@ mod tests {
             raises("create_api_token expiring in the past", "SELECT auth.create_api_token('n', 'bi_web', now() - interval '1 second')", "22023", "expires_at must be in the future"),
             raises("revoke_api_token of a non-uuid", "SELECT auth.revoke_api_token('not-a-uuid')", "22P02", "invalid input syntax for type uuid"),
             case("disable_api_key of an unknown key", format!("SELECT auth.disable_api_key('{UUID}')::text"), Expect::Returns(Some("false"))),
+            // ---- signing keys (the store stays empty: nothing half-written) ----
+            verify_raises("a kid no key has", &signed(r#"{"alg":"HS256","kid":"nope"}"#, &good_payload, key), "unknown signing key (kid)"),
+            verify_raises("a kid that is a number", &signed(r#"{"alg":"HS256","kid":7}"#, &good_payload, key), "kid"),
+            raises("create_signing_key of alg none", "SELECT auth.create_signing_key('none')", "22023", "unsupported algorithm"),
+            raises("create_signing_key of RS256", "SELECT auth.create_signing_key('RS256')", "22023", "RS256"),
+            raises("create_signing_key of NULL", "SELECT auth.create_signing_key(NULL)", "22023", "alg must not be NULL"),
+            raises("create_signing_key of 1 MB", format!("SELECT auth.create_signing_key(repeat('E', {MB}))"), "22023", "unsupported algorithm"),
+            raises("activate_signing_key of an unknown kid", "SELECT auth.activate_signing_key('nope')", "22023", "no signing key has kid"),
+            raises("activate_signing_key of a 1 MB kid", format!("SELECT auth.activate_signing_key(repeat('k', {MB}))"), "22023", "no signing key has kid"),
+            raises("retire_signing_key of NULL", "SELECT auth.retire_signing_key(NULL)", "22023", "kid must not be NULL"),
+            raises("import_verification_key of ''", "SELECT auth.import_verification_key('')", "22023", ""),
+            raises("import_verification_key of 1 MB", format!("SELECT auth.import_verification_key(repeat('A', {MB}))"), "22023", "longer than"),
+            raises("import_verification_key of a private PEM", format!("SELECT auth.import_verification_key({})", lit(KEYS["es256"]["private_pkcs8_pem"].as_str().unwrap())), "22023", "private key").hiding(KEYS["es256"]["private_pkcs8_pem"].as_str().unwrap()[30..90].to_owned()),
+            raises("import_verification_key of a private JWK", format!("SELECT auth.import_verification_key({})", lit(&KEYS["rsa2048"]["private_jwk"].to_string())), "22023", "private key").hiding(KEYS["rsa2048"]["private_jwk"]["d"].as_str().unwrap()[..40].to_owned()),
+            raises("import_verification_key of an HMAC JWK", r#"SELECT auth.import_verification_key('{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}')"#, "22023", "HMAC secret").hiding("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"),
+            raises("import_verification_key of a P-384 key", format!("SELECT auth.import_verification_key({})", lit(KEYS["p384"]["public_pem"].as_str().unwrap())), "22023", "only P-256"),
+            raises("import_verification_key of secp256k1", format!("SELECT auth.import_verification_key({})", lit(KEYS["secp256k1"]["public_pem"].as_str().unwrap())), "22023", "only P-256"),
+            raises("import_verification_key of RSA 1024", format!("SELECT auth.import_verification_key({})", lit(KEYS["rsa1024"]["public_pem"].as_str().unwrap())), "22023", "1024 bits"),
+            raises("import_verification_key with a spaced kid", format!("SELECT auth.import_verification_key({}, 'a kid')", lit(KEYS["es256"]["public_pem"].as_str().unwrap())), "22023", "key id (kid)"),
+            raises("import_verification_key with a 1 MB kid", format!("SELECT auth.import_verification_key({}, repeat('k', {MB}))", lit(KEYS["es256"]["public_pem"].as_str().unwrap())), "22023", "key id (kid)"),
+            raises("import_verification_key of a JWK set", format!("SELECT auth.import_verification_key('{{\"keys\":[{}]}}')", KEYS["es256"]["jwk"]), "22023", "one at a time"),
         ]
     }
 

@@ -1,9 +1,10 @@
 //! Passwords in the database: hash_password / verify_password, pgcrypto compatibility both ways,
-//! refused inputs, and the auth.users table (hashing trigger, imports, role check, privileges).
+//! refused inputs, the auth.users table (hashing trigger, imports, role check, privileges),
+//! argon2id hashing and imports, and the policy for new passwords.
 
 #[pgrx::pg_schema]
 mod tests {
-    use crate::pgrx_tests::common::{assert_error, one, run};
+    use crate::pgrx_tests::common::{assert_error, error_of, lit, one, run};
     use pgrx::prelude::*;
 
     fn text(sql: &str) -> String {
@@ -163,7 +164,7 @@ mod tests {
             "permission denied",
         );
         assert_error(
-            "SELECT auth_private._password_to_store('x')",
+            "SELECT auth_private._password_to_store('u', 'x')",
             "42501",
             "permission denied",
         );
@@ -192,11 +193,11 @@ mod tests {
     fn passwords_users_table_hashes_plaintext() {
         run("SET LOCAL auth.bcrypt_cost = 4");
         run("CREATE ROLE passwords_web NOLOGIN");
-        run("INSERT INTO auth.users (username, password, role) VALUES ('pw_alice', 'alice pw', 'passwords_web')");
+        run("INSERT INTO auth.users (username, password, role) VALUES ('pw_alice', 'alice password', 'passwords_web')");
         let stored = text("SELECT password FROM auth.users WHERE username = 'pw_alice'");
         assert!(stored.starts_with("$2a$04$"), "{stored}");
         assert!(truth(&format!(
-            "SELECT auth.verify_password('alice pw', '{stored}')"
+            "SELECT auth.verify_password('alice password', '{stored}')"
         )));
         // Updating another column keeps the hash; updating the password hashes the new one and
         // moves updated_at.
@@ -209,11 +210,11 @@ mod tests {
         assert!(truth(
             "SELECT updated_at = now() FROM auth.users WHERE username = 'pw_alice'"
         ));
-        run("UPDATE auth.users SET password = 'new pw' WHERE username = 'pw_alice'");
+        run("UPDATE auth.users SET password = 'new password' WHERE username = 'pw_alice'");
         let renewed = text("SELECT password FROM auth.users WHERE username = 'pw_alice'");
         assert!(renewed.starts_with("$2a$04$") && renewed != stored);
         assert!(truth(&format!(
-            "SELECT auth.verify_password('new pw', '{renewed}')"
+            "SELECT auth.verify_password('new password', '{renewed}')"
         )));
         // Refused passwords: nothing written.
         assert_error(
@@ -260,16 +261,16 @@ mod tests {
         );
         // Usernames are 3 to 256 characters.
         assert_error(
-            "INSERT INTO auth.users (username, password, role) VALUES ('bo', 'x', 'passwords_web')",
+            "INSERT INTO auth.users (username, password, role) VALUES ('bo', 'x password', 'passwords_web')",
             "23514",
             "users_username_length",
         );
         assert_error(
-            "INSERT INTO auth.users (username, password, role) VALUES (repeat('b', 257), 'x', 'passwords_web')",
+            "INSERT INTO auth.users (username, password, role) VALUES (repeat('b', 257), 'x password', 'passwords_web')",
             "23514",
             "users_username_length",
         );
-        run("INSERT INTO auth.users (username, password, role) VALUES (repeat('é', 256), 'x', 'passwords_web')");
+        run("INSERT INTO auth.users (username, password, role) VALUES (repeat('é', 256), 'x password', 'passwords_web')");
         assert_eq!(
             one::<i64>("SELECT count(*) FROM auth.users WHERE username = 'pw_bob'"),
             Some(0)
@@ -303,7 +304,7 @@ mod tests {
         // Refused imports, nothing written: not a hash, a cost above the cap (a login against it
         // would pin a backend), NULLs, a taken name.
         for (sql, state, needle) in [
-            ("SELECT auth.import_user('pw_x', 'plain text', 'passwords_importer')", "22P02", "not a bcrypt hash"),
+            ("SELECT auth.import_user('pw_x', 'plain text', 'passwords_importer')", "22023", "not a supported password hash"),
             ("SELECT auth.import_user('pw_x', '$2a$15$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')", "22023", "cost 15"),
             ("SELECT auth.import_user('pw_x', '$2a$20$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')", "22023", "from 4 to 14"),
             ("SELECT auth.import_user('pw_x', NULL, 'passwords_importer')", "22023", "must not be NULL"),
@@ -382,7 +383,7 @@ mod tests {
             "role \"no_such_role_xyz\" does not exist",
         );
         run("CREATE ROLE passwords_real NOLOGIN");
-        run("INSERT INTO auth.users (username, password, role) VALUES ('pw_carol', 'pw', 'passwords_real')");
+        run("INSERT INTO auth.users (username, password, role) VALUES ('pw_carol', 'carol password', 'passwords_real')");
         assert_error(
             "UPDATE auth.users SET role = 'ghost_role_xyz' WHERE username = 'pw_carol'",
             "23503",
@@ -392,5 +393,321 @@ mod tests {
             text("SELECT role::text FROM auth.users WHERE username = 'pw_carol'"),
             "passwords_real"
         );
+    }
+
+    /// The PHC strings argon2-cffi wrote (core/vectors/argon2_vectors.json): (password, hash).
+    fn cffi_hashes() -> Vec<(String, String)> {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../core/vectors/argon2_vectors.json")).unwrap();
+        v["argon2_cffi"]["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["password"].as_str().unwrap().to_string(),
+                    h["phc"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// argon2id at its cheapest (7 MiB, one pass): the tests' setting.
+    fn cheap_argon2id() {
+        run("SET LOCAL auth.password_algorithm = argon2id");
+        run("SET LOCAL auth.argon2_memory = 7168");
+        run("SET LOCAL auth.argon2_iterations = 1");
+    }
+
+    #[pg_test]
+    fn passwords_argon2id_when_configured() {
+        run("SET LOCAL auth.bcrypt_cost = 4");
+        // bcrypt by default, for 0.1.0's databases; OWASP's argon2id parameters by default.
+        assert_eq!(text("SHOW auth.password_algorithm"), "bcrypt");
+        assert_eq!(text("SHOW auth.argon2_memory"), "19MB");
+        assert_eq!(text("SHOW auth.argon2_iterations"), "2");
+        assert_eq!(text("SHOW auth.argon2_parallelism"), "1");
+        assert!(text("SELECT auth.hash_password('correct horse')").starts_with("$2a$04$"));
+        cheap_argon2id();
+        let h = text("SELECT auth.hash_password('correct horse')");
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=1,p=1$"), "{h}");
+        assert!(truth(&format!(
+            "SELECT auth.verify_password('correct horse', '{h}')"
+        )));
+        assert!(!truth(&format!(
+            "SELECT auth.verify_password('correct horsf', '{h}')"
+        )));
+        run("SET LOCAL auth.argon2_memory = '8MB'");
+        run("SET LOCAL auth.argon2_parallelism = 2");
+        assert!(
+            text("SELECT auth.hash_password('x')").starts_with("$argon2id$v=19$m=8192,t=1,p=2$")
+        );
+        // The trigger stores argon2id with the configured parameters.
+        run("CREATE ROLE pwa_web NOLOGIN");
+        run("INSERT INTO auth.users (username, password, role) VALUES ('pwa_alice', 'alice password', 'pwa_web')");
+        let stored = text("SELECT password FROM auth.users WHERE username = 'pwa_alice'");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=8192,t=1,p=2$"),
+            "{stored}"
+        );
+        assert!(truth(&format!(
+            "SELECT auth.verify_password('alice password', '{stored}')"
+        )));
+        // Each setting is refused outside its range when set; a combination argon2 would refuse
+        // (memory times passes over 1 GiB) is refused when used, naming the settings.
+        for bad in [
+            "SET LOCAL auth.argon2_memory = 7167",
+            "SET LOCAL auth.argon2_memory = '257MB'",
+            "SET LOCAL auth.argon2_iterations = 0",
+            "SET LOCAL auth.argon2_parallelism = 65",
+            "SET LOCAL auth.password_algorithm = argon2i",
+            "SET LOCAL auth.password_min_length = 0",
+            "SET LOCAL auth.password_min_length = 73",
+        ] {
+            let (state, _) = error_of(bad);
+            assert_eq!(state, "22023", "{bad}");
+        }
+        run("SET LOCAL auth.argon2_memory = '256MB'");
+        run("SET LOCAL auth.argon2_iterations = 5");
+        assert_error(
+            "SELECT auth.hash_password('x')",
+            "22023",
+            "auth.argon2_memory, auth.argon2_iterations",
+        );
+        assert_error(
+            "UPDATE auth.users SET password = 'another password' WHERE username = 'pwa_alice'",
+            "22023",
+            "at most 1048576",
+        );
+        assert_eq!(
+            text("SELECT password FROM auth.users WHERE username = 'pwa_alice'"),
+            stored
+        );
+        // Under bcrypt the argon2 settings are not used.
+        run("SET LOCAL auth.password_algorithm = bcrypt");
+        assert!(text("SELECT auth.hash_password('x')").starts_with("$2a$04$"));
+        // verify_password takes argon2 strings whatever is configured; a malformed one is 22023.
+        assert!(truth(&format!(
+            "SELECT auth.verify_password('alice password', '{stored}')"
+        )));
+        assert_error(
+            "SELECT auth.verify_password('x', '$argon2id$v=19$m=19456,t=2,p=1$abc')",
+            "22023",
+            "malformed argon2 hash",
+        );
+        assert_error(
+            "SELECT auth.verify_password('x', 'plain')",
+            "22P02",
+            "not a bcrypt hash ($2a$, $2b$ or $2y$) nor an argon2id or argon2i PHC string",
+        );
+    }
+
+    #[pg_test]
+    fn passwords_argon2_imports() {
+        run("SET LOCAL auth.bcrypt_cost = 4");
+        run("CREATE ROLE pwi_web NOLOGIN");
+        // Every PHC string argon2-cffi wrote imports as it is and verifies, whatever is configured.
+        for (i, (password, phc)) in cffi_hashes().iter().enumerate() {
+            run(&format!(
+                "SELECT auth.import_user('pwi_{i}', {}, 'pwi_web')",
+                lit(phc)
+            ));
+            assert_eq!(
+                &text(&format!(
+                    "SELECT password FROM auth.users WHERE username = 'pwi_{i}'"
+                )),
+                phc
+            );
+            assert!(truth(&format!(
+                "SELECT auth.verify_password({}, password) FROM auth.users WHERE username = 'pwi_{i}'",
+                lit(password)
+            )));
+        }
+        // Refused, 22023 with the reason and never the hash; nothing written.
+        let (_, owasp) = &cffi_hashes()[0];
+        let salt_and_hash = owasp.splitn(5, '$').nth(4).unwrap().to_string();
+        for (hash, needle) in [
+            (owasp.replace("m=19456", "m=524288"), "at most 262144"),
+            (
+                owasp.replace("m=19456,t=2", "m=262144,t=5"),
+                "at most 1048576",
+            ),
+            (owasp.replace("p=1", "p=65"), "at most 64"),
+            (
+                owasp.replace("$argon2id$", "$argon2d$"),
+                "argon2d is not accepted",
+            ),
+            (owasp.replace("v=19", "v=16"), "version 16"),
+            (owasp.replace("$v=19", ""), "version 16"),
+            (format!("{owasp}$"), "malformed argon2 hash"),
+            (
+                "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaA".to_string(),
+                "not a supported password hash",
+            ),
+            (
+                "plain password".to_string(),
+                "not a supported password hash",
+            ),
+        ] {
+            let sql = format!(
+                "SELECT auth.import_user('pwi_bad', {}, 'pwi_web')",
+                lit(&hash)
+            );
+            let (state, message) = error_of(&sql);
+            assert_eq!(state, "22023", "{hash}: {message}");
+            assert!(message.contains(needle), "{hash}: {message}");
+            assert!(!message.contains(&salt_and_hash[..10]), "{message}");
+        }
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM auth.users WHERE username = 'pwi_bad'"),
+            Some(0)
+        );
+        // A superuser writing an argon2 PHC string login verifies (pg_restore) has it kept.
+        run(&format!(
+            "INSERT INTO auth.users (username, password, role) VALUES ('pwi_restored', {}, 'pwi_web')",
+            lit(owasp)
+        ));
+        assert_eq!(
+            &text("SELECT password FROM auth.users WHERE username = 'pwi_restored'"),
+            owasp
+        );
+        // One over the caps is a password like any other and, at over 72 bytes, a refused one.
+        let planted = owasp.replace("m=19456", "m=524288");
+        assert_error(
+            &format!(
+                "INSERT INTO auth.users (username, password, role) VALUES ('pwi_planted', {}, 'pwi_web')",
+                lit(&planted)
+            ),
+            "22023",
+            "never truncated",
+        );
+        // From a role that is not a superuser, an argon2 string is a password like any other.
+        run("CREATE ROLE pwi_admin NOLOGIN");
+        run("GRANT pwi_web TO pwi_admin");
+        run("GRANT USAGE ON SCHEMA auth TO pwi_admin");
+        run("GRANT INSERT ON auth.users TO pwi_admin");
+        run("SET LOCAL ROLE pwi_admin");
+        assert_error(
+            &format!(
+                "INSERT INTO auth.users (username, password, role) VALUES ('pwi_direct', {}, 'pwi_web')",
+                lit(owasp)
+            ),
+            "22023",
+            "never truncated",
+        );
+        run("RESET ROLE");
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM auth.users WHERE username IN ('pwi_planted', 'pwi_direct')"
+            ),
+            Some(0)
+        );
+    }
+
+    #[pg_test]
+    fn passwords_policy_for_new_passwords() {
+        run("SET LOCAL auth.bcrypt_cost = 4");
+        run("CREATE ROLE pwp_web NOLOGIN");
+        let insert = |user: &str, password: &str| {
+            format!(
+                "INSERT INTO auth.users (username, password, role) VALUES ({}, {}, 'pwp_web')",
+                lit(user),
+                lit(password)
+            )
+        };
+        // At least auth.password_min_length characters (8 by default), counted as characters.
+        assert_eq!(text("SHOW auth.password_min_length"), "8");
+        assert_error(
+            &insert("pwp_a", "seven77"),
+            "22023",
+            "password is 7 characters; at least 8 are required",
+        );
+        assert_error(&insert("pwp_a", "ééééééé"), "22023", "7 characters");
+        run(&insert("pwp_a", "éééééééé"));
+        assert_error(
+            "UPDATE auth.users SET password = 'short' WHERE username = 'pwp_a'",
+            "22023",
+            "at least 8",
+        );
+        run("SET LOCAL auth.password_min_length = 4");
+        run("UPDATE auth.users SET password = 'four' WHERE username = 'pwp_a'");
+        run("SET LOCAL auth.password_min_length = 8");
+        // Neither hash_password nor an import checks it: they take no new password.
+        assert!(text("SELECT auth.hash_password('x')").starts_with("$2a$04$"));
+        run("SELECT auth.import_user('pwp_imported', auth.hash_password('x'), 'pwp_web')");
+
+        // auth.password_check: a function (username, password) → reason or NULL.
+        run("CREATE SCHEMA pwp");
+        run("CREATE ROLE pwp_owner NOLOGIN");
+        run("GRANT USAGE, CREATE ON SCHEMA pwp TO pwp_owner");
+        run(
+            r#"CREATE FUNCTION pwp.check(username text, password text) RETURNS text
+               LANGUAGE sql AS $$
+                   SELECT CASE
+                       WHEN current_user <> 'pwp_owner' THEN 'not run as its owner but as ' || current_user
+                       WHEN strpos(lower(password), lower(username)) > 0 THEN 'contains the username'
+                       WHEN password IN ('password1', 'correct horse') THEN 'too common'
+                       WHEN password = 'echo the password' THEN 'echo the password is refused'
+                   END
+               $$"#,
+        );
+        run("ALTER FUNCTION pwp.check(text, text) OWNER TO pwp_owner");
+        run("SET LOCAL auth.password_check = 'pwp.check'");
+        for (user, password, needle) in [
+            ("pwp_b", "password1", "password refused: too common"),
+            (
+                "pwp_b",
+                "my pwp_b secret",
+                "password refused: contains the username",
+            ),
+            // A reason that carries the password is replaced.
+            (
+                "pwp_b",
+                "echo the password",
+                "password refused by the function of auth.password_check",
+            ),
+        ] {
+            let (state, message) = error_of(&insert(user, password));
+            assert_eq!(state, "22023", "{password}: {message}");
+            assert!(message.contains(needle), "{password}: {message}");
+            assert!(!message.contains(password), "{message}");
+        }
+        // Run as its owner (not as the extension owner the trigger runs as): accepted.
+        run(&insert("pwp_b", "a fine password"));
+        assert_error(
+            "UPDATE auth.users SET password = 'password1' WHERE username = 'pwp_b'",
+            "22023",
+            "too common",
+        );
+        // The length comes first; a quoted name works; a name with another case is another name.
+        assert_error(&insert("pwp_c", "short"), "22023", "at least 8");
+        run("SET LOCAL auth.password_check = '\"pwp\".\"check\"'");
+        assert_error(&insert("pwp_c", "password1"), "22023", "too common");
+        // Settings that name no usable function: 22023 naming the setting, nothing written.
+        run("CREATE FUNCTION pwp.wrong_type(username text, password text) RETURNS boolean LANGUAGE sql AS 'SELECT true'");
+        run("CREATE FUNCTION pwp.one_arg(password text) RETURNS text LANGUAGE sql AS 'SELECT NULL::text'");
+        for (setting, needle) in [
+            ("check", "schema-qualified"),
+            ("pwp.check(text, text)", "schema-qualified"),
+            ("pwp.missing", "names no function"),
+            ("pwp.one_arg", "names no function"),
+            ("pwp.\"Check\"", "names no function"),
+            ("pwp.wrong_type", "returning text"),
+        ] {
+            run(&format!("SET LOCAL auth.password_check = {}", lit(setting)));
+            let (state, message) = error_of(&insert("pwp_d", "a fine password"));
+            assert_eq!(state, "22023", "{setting}: {message}");
+            assert!(
+                message.contains("auth.password_check"),
+                "{setting}: {message}"
+            );
+            assert!(message.contains(needle), "{setting}: {message}");
+        }
+        run("RESET auth.password_check");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM auth.users WHERE username IN ('pwp_c', 'pwp_d')"),
+            Some(0)
+        );
+        run(&insert("pwp_d", "a fine password"));
     }
 }

@@ -305,7 +305,11 @@ mod tests {
             one::<bool>("SELECT pg_has_role('pg_read_all_settings', 'MEMBER')"),
             Some(true)
         );
-        for name in ["auth.jwt_secret", "auth.proxy_secret"] {
+        for name in [
+            "auth.jwt_secret",
+            "auth.proxy_secret",
+            "auth.key_encryption_key",
+        ] {
             assert_eq!(text(&format!("SHOW {name}")), "(hidden)");
             assert_eq!(
                 text(&format!("SELECT current_setting('{name}')")),
@@ -330,6 +334,7 @@ mod tests {
             "ALTER ROLE pv_web SET auth.jwt_secret = 'a-secret-that-would-be-world-readable'",
             "ALTER ROLE pv_web IN DATABASE pgrx_tests SET auth.proxy_secret = 'world-readable'",
             "ALTER DATABASE pgrx_tests SET auth.jwt_secret = 'a-secret-that-would-be-world-readable'",
+            "ALTER DATABASE pgrx_tests SET auth.key_encryption_key = 'a-key-that-would-be-world-readable-too'",
             "CREATE FUNCTION tests.pv_leaky() RETURNS int LANGUAGE sql \
              SET auth.jwt_secret = 'a-secret-that-would-be-world-readable' AS 'SELECT 1'",
         ] {
@@ -338,7 +343,7 @@ mod tests {
         }
         assert_eq!(
             one::<i64>(
-                "SELECT count(*) FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') LIKE '%secret%'"
+                "SELECT count(*) FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') ~ '(secret|key_encryption)'"
             ),
             Some(0)
         );
@@ -641,7 +646,9 @@ mod tests {
         ("_check_password", "text", "void"),
         ("_login_password_matches", "text, text", "boolean"),
         ("_password_needs_rehash", "text", "boolean"),
-        ("_password_to_store", "text", "text"),
+        ("_password_to_store", "text, text", "text"),
+        ("_hash_to_store", "text", "text"),
+        ("_check_new_password", "text, text", "void"),
         ("_new_refresh_token", "", "text"),
         ("_request_cookie", "text", "text"),
         ("_request_header", "text", "text"),

@@ -1059,6 +1059,203 @@ mod tests {
         );
     }
 
+    fn stored(user: &str) -> String {
+        text(&format!(
+            "SELECT password FROM auth.users WHERE username = {}",
+            lit(user)
+        ))
+    }
+
+    /// Logins verify bcrypt and argon2 whatever is configured, and a successful one re-hashes a
+    /// hash of the other algorithm or of other parameters: bcrypt → argon2id → argon2id of new
+    /// parameters → bcrypt. Unknown users under argon2id answer as a wrong password does.
+    #[pg_test]
+    fn sessions_argon2id_rehash_on_login_both_ways() {
+        let user = setup("sargon");
+        assert!(stored(&user).starts_with("$2a$04$"));
+        run("SET LOCAL auth.password_algorithm = argon2id");
+        run("SET LOCAL auth.argon2_memory = 7168");
+        run("SET LOCAL auth.argon2_iterations = 1");
+        // A wrong password changes nothing.
+        assert_eq!(
+            login("sargon", &user, "not the password").status.as_deref(),
+            Some("401")
+        );
+        assert!(stored(&user).starts_with("$2a$04$"));
+        assert_eq!(login("sargon", &user, PASSWORD).status, None);
+        let argon = stored(&user);
+        assert!(
+            argon.starts_with("$argon2id$v=19$m=7168,t=1,p=1$"),
+            "{argon}"
+        );
+        assert_eq!(login("sargon", &user, PASSWORD).status, None);
+        assert_eq!(
+            stored(&user),
+            argon,
+            "no re-hash with the configured parameters"
+        );
+        // Other parameters: re-hashed to them.
+        run("SET LOCAL auth.argon2_memory = '8MB'");
+        assert_eq!(login("sargon", &user, PASSWORD).status, None);
+        assert!(stored(&user).starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
+        // Unknown users answer as a wrong password does (after a dummy argon2id check).
+        let wrong = login("sargon", &user, "not the password");
+        let unknown = login("sargon", "sargon_nobody", PASSWORD);
+        for r in [&wrong, &unknown] {
+            assert_eq!(r.status.as_deref(), Some("401"), "{r:?}");
+            assert_eq!(r.message(), "Invalid user or password");
+            assert!(r.set_cookies().is_empty());
+        }
+        assert_eq!(wrong.body(), unknown.body());
+        assert_eq!(wrong.header_list(), unknown.header_list());
+        run("DELETE FROM auth.login_failures");
+        // And back: under bcrypt the argon2id hash verifies and becomes bcrypt again.
+        run("SET LOCAL auth.password_algorithm = bcrypt");
+        assert_eq!(login("sargon", &user, PASSWORD).status, None);
+        assert!(stored(&user).starts_with("$2a$04$"));
+        // An argon2 hash argon2-cffi wrote imports and logs in; with OWASP's parameters (the
+        // defaults) configured it is kept as it is, else re-hashed.
+        let v: Value =
+            serde_json::from_str(include_str!("../core/vectors/argon2_vectors.json")).unwrap();
+        let hashes = v["argon2_cffi"]["hashes"].as_array().unwrap();
+        let (owasp_pw, owasp) = (
+            hashes[0]["password"].as_str().unwrap(),
+            hashes[0]["phc"].as_str().unwrap(),
+        );
+        assert!(owasp.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        run(&format!(
+            "SELECT auth.import_user('sargon_cffi', {}, 'sargon_web')",
+            lit(owasp)
+        ));
+        run("SET LOCAL auth.password_algorithm = argon2id");
+        run("RESET auth.argon2_memory");
+        run("RESET auth.argon2_iterations");
+        assert_eq!(login("sargon", "sargon_cffi", owasp_pw).status, None);
+        assert_eq!(stored("sargon_cffi"), owasp);
+        // The argon2i one (a non-ASCII password) logs in and becomes argon2id.
+        let (i_pw, i_hash) = (
+            hashes[2]["password"].as_str().unwrap(),
+            hashes[2]["phc"].as_str().unwrap(),
+        );
+        assert!(i_hash.starts_with("$argon2i$"));
+        run(&format!(
+            "SELECT auth.import_user('sargon_argon2i', {}, 'sargon_web')",
+            lit(i_hash)
+        ));
+        run("SET LOCAL auth.argon2_memory = 7168");
+        run("SET LOCAL auth.argon2_iterations = 1");
+        assert_eq!(login("sargon", "sargon_argon2i", i_pw).status, None);
+        assert!(stored("sargon_argon2i").starts_with("$argon2id$v=19$m=7168,t=1,p=1$"));
+        assert_eq!(
+            login("sargon", "sargon_argon2i", "p\u{e4}ssw\u{f6}rd")
+                .status
+                .as_deref(),
+            Some("401")
+        );
+        // A user whose stored hash is over the caps (planted past the trigger) fails closed.
+        run("ALTER TABLE auth.users DISABLE TRIGGER users_before_write");
+        run(&format!(
+            "UPDATE auth.users SET password = {} WHERE username = 'sargon_cffi'",
+            lit(&owasp.replace("m=19456", "m=524288"))
+        ));
+        run("ALTER TABLE auth.users ENABLE TRIGGER users_before_write");
+        assert!(stored("sargon_cffi").starts_with("$argon2id$v=19$m=524288,"));
+        assert_eq!(
+            login("sargon", "sargon_cffi", owasp_pw).status.as_deref(),
+            Some("401")
+        );
+    }
+
+    /// change_password applies the policy to the new password (22023, nothing written, no
+    /// failure recorded) and stores a hash of the configured algorithm; a new password shaped like
+    /// a hash is hashed too, never kept.
+    #[pg_test]
+    fn sessions_change_password_policy_and_algorithm() {
+        let user = setup("spolicy");
+        let (_, access, _) = login_sid("spolicy", &user);
+        let claims = verified_claims(&access).to_string();
+        let auth = bearer(&access);
+        let change = |current: &str, new: &str| {
+            request_error_with_headers(
+                "spolicy_web",
+                &claims,
+                &auth,
+                &format!("auth.change_password({}, {})", lit(current), lit(new)),
+            )
+        };
+        let before = stored(&user);
+        run("CREATE SCHEMA spolicy");
+        run(
+            r#"CREATE FUNCTION spolicy.check(username text, password text) RETURNS text
+               LANGUAGE sql AS $$ SELECT CASE WHEN password LIKE '%123%' THEN 'a run of digits' END $$"#,
+        );
+        run("SET LOCAL auth.password_check = 'spolicy.check'");
+        for (new, needle) in [
+            ("short", "at least 8"),
+            ("abc123 is long enough", "password refused: a run of digits"),
+        ] {
+            // Also with a wrong current password: the new one is checked first.
+            for current in [PASSWORD, "wrong password"] {
+                let (state, message) = change(current, new);
+                assert_eq!(state, "22023", "{new}: {message}");
+                assert!(message.contains(needle), "{new}: {message}");
+                assert!(!message.contains(new));
+            }
+        }
+        assert_eq!(stored(&user), before);
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM auth.login_failures WHERE username = '{user}'"
+            )),
+            0
+        );
+        run("RESET auth.password_check");
+        // Accepted under argon2id: stored as argon2id.
+        run("SET LOCAL auth.password_algorithm = argon2id");
+        run("SET LOCAL auth.argon2_memory = 7168");
+        run("SET LOCAL auth.argon2_iterations = 1");
+        let r = request_with_headers(
+            "spolicy_web",
+            &claims,
+            "{}",
+            &auth,
+            &format!(
+                "auth.change_password({}, 'a better password')",
+                lit(PASSWORD)
+            ),
+        );
+        assert_eq!(r.status, None, "{:?}", r.result);
+        assert!(stored(&user).starts_with("$argon2id$v=19$m=7168,t=1,p=1$"));
+        assert_eq!(login("spolicy", &user, "a better password").status, None);
+        // A hash as the new password is a password: hashed (the login flows run as the extension
+        // owner, whose own writes of a hash would be kept as written).
+        // (The OpenBSD vector, the bcrypt hash of "U*U": an argon2 string, at over 72 bytes, would
+        // be refused as a password.)
+        let planted = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+        let r = request_with_headers(
+            "spolicy_web",
+            &claims,
+            "{}",
+            &auth,
+            &format!(
+                "auth.change_password('a better password', {})",
+                lit(planted)
+            ),
+        );
+        assert_eq!(r.status, None, "{:?}", r.result);
+        assert_ne!(stored(&user), planted);
+        assert_eq!(login("spolicy", &user, planted).status, None);
+        assert_eq!(
+            login("spolicy", &user, "U*U").status.as_deref(),
+            Some("401")
+        );
+        // A login's re-hash applies no policy: a password stored before the policy still logs in.
+        run("SET LOCAL auth.password_min_length = 72");
+        run("SET LOCAL auth.password_algorithm = bcrypt");
+        assert_eq!(login("spolicy", &user, planted).status, None);
+        assert!(stored(&user).starts_with("$2a$04$"));
+    }
+
     #[pg_test]
     fn sessions_user_changes_cascade() {
         let user = setup("scascade");
@@ -1213,6 +1410,7 @@ mod tests {
                  'purge_sessions', '_new_refresh_token', '_clear_session_cookies', '_request_cookie', \
                  '_signed_claims_ignoring_time', '_check_password', '_password_to_store', \
                  '_login_password_matches', '_password_needs_rehash', '_start_session', '_session_response', \
+                 '_check_new_password', '_hash_to_store', '_keep_superuser_hash', '_expect_imported_hash', \
                  '_add_response_headers', '_error_response', '_refresh_refused', '_users_before_write', '_to_uuid') \
                  AND has_function_privilege('public', p.oid, 'EXECUTE')"
             ),

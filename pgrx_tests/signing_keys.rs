@@ -457,6 +457,38 @@ mod tests {
         );
     }
 
+    /// In a parallel worker (a fresh process), the keys are read with the query's snapshot: the
+    /// leader's uncommitted key is seen there too.
+    #[pg_test]
+    fn signing_keys_verify_in_a_parallel_worker() {
+        let kid = text("SELECT auth.create_signing_key('EdDSA')");
+        run(&format!("SELECT auth.activate_signing_key('{kid}')"));
+        run("CREATE TABLE tests.parallel_tokens AS SELECT auth.jwt_sign(jsonb_build_object('sub', 'u' || i)) AS tok FROM generate_series(1, 20) i");
+        run("GRANT EXECUTE ON FUNCTION auth.jwt_verify(text) TO PUBLIC");
+        // PostgreSQL 15 calls it force_parallel_mode, 16 and later debug_parallel_query.
+        run("DO $$ BEGIN
+                 PERFORM set_config('debug_parallel_query', 'on', true);
+             EXCEPTION WHEN undefined_object OR invalid_parameter_value THEN
+                 PERFORM set_config('force_parallel_mode', 'on', true);
+             END $$");
+        run("SET LOCAL parallel_setup_cost = 0");
+        run("SET LOCAL parallel_tuple_cost = 0");
+        run("SET LOCAL max_parallel_workers_per_gather = 2");
+        run("CREATE FUNCTION tests.explain_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q; END $$");
+        let plan = text(
+            "SELECT string_agg(l, ' ') FROM (SELECT * FROM tests.explain_lines('SELECT count(*) FROM tests.parallel_tokens WHERE auth.jwt_verify(tok) IS NOT NULL')) e(l)",
+        );
+        assert!(plan.contains("Gather"), "{plan}");
+        assert!(
+            plan.contains("Workers Launched: ") && !plan.contains("Workers Launched: 0"),
+            "the check ran in a worker: {plan}"
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM tests.parallel_tokens WHERE (auth.jwt_verify(tok) ->> 'sub') LIKE 'u%'"),
+            Some(20)
+        );
+    }
+
     /// RFC 7515 A.2 (RS256) and A.3 (ES256): the RFC's public keys, imported, verify the RFC's
     /// tokens. Their `exp` is in 2011, so a token whose signature verified is "token expired".
     #[pg_test]

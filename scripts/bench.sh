@@ -6,7 +6,8 @@
 #        md5() of the same input; best of 3 after a warm-up;
 #   (i b) ES256 and EdDSA keys of the store: auth.jwt_sign and auth.jwt_verify beside the same
 #        operations called directly in Rust in this run (core/examples/jws_floor.rs);
-#   (ii) login at bcrypt cost 10 beside pgcrypto crypt() at cost 10, the refresh-token round trip,
+#   (ii) login at bcrypt cost 10 and login with argon2id at OWASP's parameters (m=19456 KiB, t=2,
+#        p=1) beside pgcrypto crypt() at cost 10, the refresh-token round trip,
 #        and auth.check_request()'s overhead per PostgREST-shaped request (set_config of request.*
 #        then the hook, READ ONLY, as the request's role) beside the same request without the hook;
 #   (iii) the claim helpers in row-level security: count(*) over 200 000 rows with
@@ -69,6 +70,8 @@ section() { printf '\n== %s\n' "$*"; }
 section setup
 scripts/setup.sh
 auth_build
+# The Rust floor of the key rows (section i b), built before the lock is taken.
+cargo build --release -q -p auth-core --example jws_floor
 auth_lock
 auth_install
 cluster_init bench
@@ -230,7 +233,6 @@ SQL
 section "(i b) ES256 and EdDSA keys of the store: SQL beside the same operation in Rust ($KEY_CALLS calls, best of $REPS)"
 # The floor: core/examples/jws_floor.rs signs and verifies the same claims directly in Rust, in
 # this run, on this machine.
-cargo build --release -q -p auth-core --example jws_floor
 floor=$(target/release/examples/jws_floor "$KEY_CALLS" "$REPS")
 while IFS= read -r line; do echo "  rust: $line"; done <<<"$floor"
 floor_us() { echo "$floor" | awk -v a="$1" -v o="$2" '$1 == a && $2 == o { print $3 }'; }
@@ -238,7 +240,8 @@ for alg in ES256 EdDSA; do
   bq -v alg="$alg" -v keycalls="$KEY_CALLS" \
     -v sign_us="$(floor_us "$alg" sign)" -v verify_us="$(floor_us "$alg" verify)" <<'SQL'
 \set ON_ERROR_STOP 1
-SELECT auth.activate_signing_key(auth.create_signing_key(:'alg'));
+SELECT auth.activate_signing_key(auth.create_signing_key(:'alg'))
+\g /dev/null
 CREATE TABLE bench.key_payloads AS
     SELECT bench.payload(i)::jsonb - 'aud' AS p FROM generate_series(1, :keycalls) i;
 INSERT INTO bench.results (section, label, calls, us, ref) VALUES
@@ -293,7 +296,7 @@ END
 $$;
 SQL
 
-section "(ii) sessions: login at bcrypt cost 10, refresh round trip"
+section "(ii) sessions: login at bcrypt cost 10 and with argon2id (OWASP), refresh round trip"
 bq -v pw="$BENCH_PASSWORD" -v logins="$LOGIN_CALLS" -v refreshes="$REFRESH_CALLS" <<'SQL'
 \set ON_ERROR_STOP 1
 SET auth.bcrypt_cost = 10;
@@ -304,6 +307,17 @@ SELECT left(password, 7) = '$2a$10$' OR left(password, 7) = '$2b$10$' AS cost10 
 \if :cost10
 \else
   \warn 'the bench user''s hash is not bcrypt cost 10'
+  SELECT 1/0;
+\endif
+-- A second user, hashed with argon2id at the default (OWASP) parameters.
+SET auth.password_algorithm = argon2id;
+INSERT INTO auth.users (username, password, role) VALUES ('bench_argon2id', :'pw', 'bench_user');
+RESET auth.password_algorithm;
+SELECT left(password, 31) = '$argon2id$v=19$m=19456,t=2,p=1$' AS owasp FROM auth.users WHERE username = 'bench_argon2id'
+\gset
+\if :owasp
+\else
+  \warn 'the bench_argon2id user''s hash is not argon2id with OWASP''s parameters'
   SELECT 1/0;
 \endif
 
@@ -329,9 +343,9 @@ BEGIN
     FOR r IN 0..reps LOOP
         t0 := clock_timestamp();
         FOR i IN 1..n LOOP
-            IF what = 'login' THEN
+            IF what LIKE 'login%' THEN
                 PERFORM bench.begin_request('POST', '/rpc/login', '{"role":"bench_anon"}', '{}');
-                PERFORM auth.login('bench', pw);
+                PERFORM auth.login(CASE what WHEN 'login_argon2id' THEN 'bench_argon2id' ELSE 'bench' END, pw);
                 PERFORM bench.require_ok('login');
             ELSE
                 PERFORM bench.begin_request('POST', '/rpc/refresh_token', '{"role":"bench_anon"}',
@@ -348,8 +362,9 @@ BEGIN
         END IF;
     END LOOP;
     INSERT INTO bench.results (section, label, calls, us, ref) VALUES
-        (what,
+        (CASE WHEN what LIKE 'login%' THEN 'login' ELSE what END,
          CASE what WHEN 'login' THEN 'auth.login at cost 10 (bcrypt + session + cookies), 1 txn each'
+                   WHEN 'login_argon2id' THEN 'auth.login with argon2id m=19456 t=2 p=1 (OWASP; + session + cookies), 1 txn each'
                    ELSE 'auth.refresh_token round trip (cookie in, rotated cookies out), 1 txn each' END,
          n, best, what = 'refresh');
     COMMIT;
@@ -376,6 +391,22 @@ SELECT bench.record('login', 'auth.verify_password at cost 10 (bcrypt alone)', :
     format('SELECT count(auth.verify_password(%L, u.password)) FROM auth.users u, generate_series(1, %s) WHERE u.username = %L',
            :'pw', :logins, 'bench'), :reps)
 \g /dev/null
+-- argon2id logins run with the setting on, so that the user's hash is kept (not re-hashed to
+-- bcrypt); the bcrypt ones above ran with it off.
+SET auth.password_algorithm = argon2id;
+CALL bench.time_sessions('login_argon2id', :logins, :reps, :'pw');
+RESET auth.password_algorithm;
+SELECT bench.record('login', 'auth.verify_password with argon2id m=19456 t=2 p=1 (argon2 alone)', :logins,
+    format('SELECT count(auth.verify_password(%L, u.password)) FROM auth.users u, generate_series(1, %s) WHERE u.username = %L',
+           :'pw', :logins, 'bench_argon2id'), :reps)
+\g /dev/null
+SELECT left(password, 31) = '$argon2id$v=19$m=19456,t=2,p=1$' AS still_owasp FROM auth.users WHERE username = 'bench_argon2id'
+\gset
+\if :still_owasp
+\else
+  \warn 'the argon2id logins re-hashed the bench_argon2id user'
+  SELECT 1/0;
+\endif
 CALL bench.time_sessions('refresh', :refreshes, :reps, :'pw');
 SQL
 
@@ -536,7 +567,7 @@ WITH v AS (
     UNION ALL
     SELECT 'login / crypt() at cost 10',
            to_char(l.us / c.us, 'FM990.00') || '×', '≤ 1.20×', l.us / c.us <= 1.2
-    FROM v c, v l WHERE c.label LIKE 'pgcrypto crypt()%' AND l.label LIKE 'auth.login%'
+    FROM v c, v l WHERE c.label LIKE 'pgcrypto crypt()%' AND l.label LIKE 'auth.login at cost 10%'
     UNION ALL
     SELECT 'refresh round trip', to_char(us, 'FM99990.0') || ' µs', '≤ 200 µs', us <= 200
     FROM v WHERE section = 'refresh'

@@ -9,8 +9,9 @@
 #   - every configuration file of e2e/conf/ the docs name exists and is loaded by the end-to-end
 #     suite (e2e/src/), every file there is linked from the docs, and a configuration file the
 #     docs link lives there;
-#   - the PostgREST settings the docs show (db-*, jwt-* lines of ```ini blocks) are the ones of
-#     e2e/conf/postgrest.conf, placeholders (<...>) aside.
+#   - the PostgREST settings the docs show (db-*, jwt-* lines of ```ini blocks) are ones of the
+#     PostgREST configurations the suite runs (e2e/conf/postgrest*.conf), placeholders (<...>)
+#     aside.
 #
 #   scripts/check-docs.sh [ROOT]        check the repository (or a copy of it at ROOT)
 #   scripts/check-docs.sh --self-test   break a copy in each of those ways and show each is caught
@@ -216,15 +217,18 @@ check_tree() {
   done
 
   # --- PostgREST settings shown in the docs = the ones the suite runs --------------------------------
-  local conf=$root/e2e/conf/postgrest.conf kv
+  local conf kv
   declare -A runs=()
-  if [ -f "$conf" ]; then
+  for conf in "$root"/e2e/conf/postgrest*.conf; do
+    [ -f "$conf" ] || continue
     while IFS= read -r kv; do [ -z "$kv" ] || runs["$kv"]=1; done < <(
       sed -E 's/[[:space:]]+#.*$//; s/[[:space:]]*=[[:space:]]*/ = /; s/[[:space:]]+$//' "$conf")
+  done
+  if ((${#runs[@]})); then
     for doc in "${docs[@]}"; do
       while IFS= read -r kv; do
         [ -n "${runs["$kv"]+x}" ] ||
-          problems+=("$doc: PostgREST setting '$kv' is not in e2e/conf/postgrest.conf")
+          problems+=("$doc: PostgREST setting '$kv' is in no PostgREST configuration the suite runs (e2e/conf/postgrest*.conf)")
       done < <(awk '/^[[:space:]]*```ini/ { ini = 1; next } /^[[:space:]]*```/ { ini = 0; next } ini' "$root/$doc" |
         sed -E 's/^[[:space:]]+//; s/[[:space:]]+#.*$//; s/[[:space:]]*=[[:space:]]*/ = /; s/[[:space:]]+$//' |
         { grep -E '^(db|jwt)-[a-z-]+ = ' || true; } | { grep -v '<' || true; })
@@ -297,7 +301,7 @@ if [ -n "$self_test" ]; then
     "echo 'x = 1' >e2e/conf/extra.conf"
   fault "a configuration file outside e2e/conf" "configuration the docs show lives in e2e/conf/" \
     "echo 'x = 1' >docs/example.conf && printf '\n[conf](example.conf)\n' >>docs/postgrest.md"
-  fault "a PostgREST setting the suite does not run" "is not in e2e/conf/postgrest.conf" \
+  fault "a PostgREST setting the suite does not run" "is in no PostgREST configuration the suite runs" \
     "sed -i 's#^db-anon-role = \"anon\"#db-anon-role = \"web_anon\"#' README.md"
   if ((failed)); then
     echo "self-test: FAILED"

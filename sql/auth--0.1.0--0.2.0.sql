@@ -76,6 +76,34 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', '_keep_superuser_hash_wrapper';
 
+-- The password policy and the configured algorithm: the trigger's helper takes the username
+-- (0.1.0's one-argument helper goes; the library keeps its symbol for 0.1.0's SQL), login's
+-- re-hash and change_password write a hash they made, change_password checks the new password.
+DROP FUNCTION auth_private._password_to_store(text);
+
+CREATE FUNCTION auth_private."_password_to_store"(
+	"username" TEXT,
+	"password" TEXT
+) RETURNS TEXT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_password_to_store_for_wrapper';
+
+CREATE FUNCTION auth_private."_hash_to_store"(
+	"password" TEXT
+) RETURNS TEXT
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_hash_to_store_wrapper';
+
+CREATE FUNCTION auth_private."_check_new_password"(
+	"username" TEXT,
+	"password" TEXT
+) RETURNS void
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_check_new_password_wrapper';
+
 CREATE FUNCTION auth_private."_refresh_token_hash"(
 	"token" TEXT
 ) RETURNS bytea
@@ -466,7 +494,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password THEN
-        NEW.password := auth_private._password_to_store(NEW.password);
+        NEW.password := auth_private._password_to_store(NEW.username, NEW.password);
     END IF;
     IF TG_OP = 'UPDATE' THEN
         NEW.updated_at := pg_catalog.now();
@@ -643,7 +671,8 @@ BEGIN
         RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
     IF auth_private._password_needs_rehash(v_user.password) THEN
-        UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+        UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+        WHERE u.username = v_user.username;
     END IF;
     DELETE FROM auth.login_failures f WHERE f.username = v_key;
     RETURN auth_private._start_session(v_user.username, v_user.role);
@@ -786,7 +815,7 @@ BEGIN
         RAISE SQLSTATE '22023' USING MESSAGE = 'current and new passwords must not be NULL';
     END IF;
     PERFORM auth_private._check_password($1);
-    PERFORM auth_private._check_password($2);
+    PERFORM auth_private._check_new_password(v_caller.username, $2);
     SELECT * INTO v_user FROM auth_private._lock_user(v_caller.username);
     IF v_user.username IS NULL THEN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
@@ -799,7 +828,8 @@ BEGIN
     IF NOT auth_private._login_password_matches($1, v_user.password) THEN
         RETURN auth_private._password_refused(v_key, 'Wrong current password');
     END IF;
-    UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+    UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+    WHERE u.username = v_user.username;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
     WHERE s.username = v_user.username AND s.revoked_at IS NULL
       AND s.id IS DISTINCT FROM v_caller.session_id;
@@ -1017,10 +1047,10 @@ COMMENT ON FUNCTION auth.jwt_verify(text) IS
 
 
 COMMENT ON TABLE auth.users IS
-    'Login users: username (3-256 characters), bcrypt password hash, database role.';
+    'Login users: username (3-256 characters), password hash (bcrypt or argon2), database role.';
 
 COMMENT ON FUNCTION auth.import_user(text, text, name) IS
-    'Imports a user with an existing bcrypt hash (cost 4-14); superuser only.';
+    'Imports a user with an existing bcrypt (cost 4-14) or argon2id/argon2i hash; superuser only.';
 
 
 COMMENT ON TABLE auth.sessions IS
@@ -1561,7 +1591,8 @@ BEGIN
         RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
     IF auth_private._password_needs_rehash(v_user.password) THEN
-        UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+        UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+        WHERE u.username = v_user.username;
     END IF;
     DELETE FROM auth.login_failures f
     WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
@@ -1707,7 +1738,7 @@ BEGIN
         RAISE SQLSTATE '22023' USING MESSAGE = 'current and new passwords must not be NULL';
     END IF;
     PERFORM auth_private._check_password($1);
-    PERFORM auth_private._check_password($2);
+    PERFORM auth_private._check_new_password(v_caller.username, $2);
     SELECT * INTO v_user FROM auth_private._lock_user(v_caller.username);
     IF v_user.username IS NULL THEN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
@@ -1721,7 +1752,8 @@ BEGIN
         PERFORM auth_private._audit('password_change_failed', v_user.username, v_caller.session_id);
         RETURN auth_private._password_refused(v_key, 'Wrong current password');
     END IF;
-    UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+    UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+    WHERE u.username = v_user.username;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'password_changed'
     WHERE s.username = v_user.username AND s.revoked_at IS NULL
       AND s.id IS DISTINCT FROM v_caller.session_id;

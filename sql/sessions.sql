@@ -315,10 +315,12 @@ $$;
 -- Success: HTTP 200, the access_token and refresh_token cookies in response.headers, and
 --   {"username", "role", "expires_at" (the access token's exp), "expires_in"} (+ "token_type",
 --   "access_token", "refresh_token" when auth.tokens_in_body is on). Any failure record of the
---   username is cleared; a hash of another cost than auth.bcrypt_cost is re-hashed.
+--   username is cleared; a hash that differs from the configured algorithm and parameters
+--   (auth.password_algorithm, auth.bcrypt_cost, auth.argon2_*) is re-hashed.
 -- Wrong password or unknown user: NOT raised. response.status = 401 and the body
 --   {"code": "PT401", "message": "Invalid user or password", ...}; the failure is recorded and the
---   transaction commits. Unknown users cost one bcrypt of a dummy hash, like known ones.
+--   transaction commits. Unknown users cost one check of a dummy hash of the configured
+--   algorithm, like known ones.
 -- Throttled (auth_private._throttled: per username and client address, and per address):
 --   response.status = 429, a Retry-After header and {"code": "PT429", ...}, without checking the
 --   password. Unknown usernames are throttled alike, so a 429 says nothing about existence.
@@ -354,7 +356,8 @@ BEGIN
         RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
     IF auth_private._password_needs_rehash(v_user.password) THEN
-        UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+        UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+        WHERE u.username = v_user.username;
     END IF;
     DELETE FROM auth.login_failures f
     WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
@@ -543,8 +546,9 @@ COMMENT ON FUNCTION auth.logout(text) IS
 --       not raised, so the failure is recorded
 --   429 as login's, through response.status
 -- Raised: PT401 'Not logged in' (no verified token, ended session, no such user); 22023 for a
--- NULL argument or an empty or over-72-byte password; 25006 (HTTP 405) in a read-only
--- transaction or with Prefer: tx=rollback.
+-- NULL argument, an empty or over-72-byte password, or a new password the policy refuses
+-- (auth.password_min_length, auth.password_check; checked before the current password, so
+-- nothing is recorded); 25006 (HTTP 405) in a read-only transaction or with Prefer: tx=rollback.
 CREATE FUNCTION auth.change_password("current" text, new text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -565,7 +569,7 @@ BEGIN
         RAISE SQLSTATE '22023' USING MESSAGE = 'current and new passwords must not be NULL';
     END IF;
     PERFORM auth_private._check_password($1);
-    PERFORM auth_private._check_password($2);
+    PERFORM auth_private._check_new_password(v_caller.username, $2);
     SELECT * INTO v_user FROM auth_private._lock_user(v_caller.username);
     IF v_user.username IS NULL THEN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
@@ -579,7 +583,8 @@ BEGIN
         PERFORM auth_private._audit('password_change_failed', v_user.username, v_caller.session_id);
         RETURN auth_private._password_refused(v_key, 'Wrong current password');
     END IF;
-    UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+    UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+    WHERE u.username = v_user.username;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'password_changed'
     WHERE s.username = v_user.username AND s.revoked_at IS NULL
       AND s.id IS DISTINCT FROM v_caller.session_id;

@@ -4,7 +4,7 @@
 
 CREATE TABLE auth.users (
     username   text        PRIMARY KEY,
-    -- Always a bcrypt hash: the trigger below hashes whatever is written here.
+    -- Always a password hash (bcrypt or argon2id): the trigger below hashes whatever is written here.
     password   text        NOT NULL,
     -- The database role PostgREST switches to for this user (the access token's "role" claim).
     role       name        NOT NULL,
@@ -13,7 +13,7 @@ CREATE TABLE auth.users (
     CONSTRAINT users_username_length CHECK (pg_catalog.char_length(username) BETWEEN 3 AND 256)
 );
 COMMENT ON TABLE auth.users IS
-    'Login users: username (3-256 characters), bcrypt password hash, database role.';
+    'Login users: username (3-256 characters), password hash (bcrypt or argon2), database role.';
 SELECT pg_catalog.pg_extension_config_dump('auth.users', '');
 
 -- BEFORE INSERT/UPDATE, first: what the role writing the row may write. SECURITY INVOKER, so
@@ -22,8 +22,9 @@ SELECT pg_catalog.pg_extension_config_dump('auth.users', '');
 -- * The role a row assigns must exist (23503, naming it), and the writer must be able to act as it
 --   (pg_has_role(current_user, role, 'MEMBER'), true for superusers): a role granted INSERT on
 --   auth.users cannot make users of roles it does not hold (42501).
--- * A superuser writing a bcrypt hash (pg_restore reloading a dump, say) has it stored as written
---   (auth_private._keep_superuser_hash); from anyone else it is a password like any other.
+-- * A superuser writing a password hash login verifies (bcrypt or argon2; pg_restore reloading a
+--   dump, say) has it stored as written (auth_private._keep_superuser_hash); from anyone else it
+--   is a password like any other.
 -- It calls pg_catalog only, except for superusers, who may call the private helper.
 CREATE FUNCTION auth_private._users_check_role() RETURNS trigger
 LANGUAGE plpgsql VOLATILE
@@ -57,11 +58,13 @@ CREATE TRIGGER users_a_check_role
 BEFORE INSERT OR UPDATE ON auth.users
 FOR EACH ROW EXECUTE FUNCTION auth_private._users_check_role();
 
--- BEFORE INSERT/UPDATE, second: whatever is written to password is taken as a password and
--- hashed ($2a$ at auth.bcrypt_cost) — a value shaped like a bcrypt hash too, since a hash chosen
--- by the writer could carry any cost and pin a backend at each login. Existing hashes come in only
--- through auth.import_user, or from a superuser (see above). Empty and over-72-byte passwords are
--- refused (22023).
+-- BEFORE INSERT/UPDATE, second: whatever is written to password is taken as a new password,
+-- checked against the policy (auth.password_min_length, auth.password_check) and hashed with
+-- auth.password_algorithm — a value shaped like a hash too, since a hash chosen by the writer
+-- could carry any cost and pin a backend at each login. Existing hashes come in only through
+-- auth.import_user, or from a superuser (see above); login's re-hash and change_password write a
+-- hash they made (auth_private._hash_to_store). Empty and over-72-byte passwords, and passwords
+-- the policy refuses, are refused (22023).
 -- SECURITY DEFINER so that a role granted INSERT/UPDATE on auth.users need not be granted the
 -- (private) hashing functions.
 CREATE FUNCTION auth_private._users_before_write() RETURNS trigger
@@ -70,7 +73,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password THEN
-        NEW.password := auth_private._password_to_store(NEW.password);
+        NEW.password := auth_private._password_to_store(NEW.username, NEW.password);
     END IF;
     IF TG_OP = 'UPDATE' THEN
         NEW.updated_at := pg_catalog.now();
@@ -84,11 +87,13 @@ BEFORE INSERT OR UPDATE ON auth.users
 FOR EACH ROW EXECUTE FUNCTION auth_private._users_before_write();
 
 -- Imports a user whose password hash comes from elsewhere (pgcrypto's crypt(p, gen_salt('bf')),
--- another application's bcrypt): a $2a$/$2b$/$2y$ hash of cost 4 to 14 is stored as it is (and
--- re-hashed at auth.bcrypt_cost on the user's next successful login). Anything else is refused:
--- 22P02 for a value that is not a bcrypt hash, 22023 for a cost out of range or a NULL argument,
--- 42501 unless the caller is a superuser (the extension owner), 23505 for a taken username,
--- 23503 for an unknown role.
+-- another application's bcrypt or argon2): a $2a$/$2b$/$2y$ hash of cost 4 to 14, or an argon2id
+-- or argon2i PHC string (v=19) within the caps, is stored as it is (and re-hashed with the
+-- configured algorithm on the user's next successful login when it differs). Anything else is
+-- refused: 22023 for a value that is not such a hash (naming the reason, never the hash) or a
+-- NULL argument, 42501 unless the caller is a superuser (the extension owner), 23505 for a taken
+-- username, 23503 for an unknown role. The policy for new passwords does not apply: there is no
+-- password to check.
 CREATE FUNCTION auth.import_user(username text, password_hash text, role name) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -103,4 +108,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.import_user(text, text, name) IS
-    'Imports a user with an existing bcrypt hash (cost 4-14); superuser only.';
+    'Imports a user with an existing bcrypt (cost 4-14) or argon2id/argon2i hash; superuser only.';

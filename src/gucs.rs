@@ -17,9 +17,20 @@ use std::ffi::{CStr, CString};
 use std::rc::Rc;
 
 use auth_core::cookie::SameSite;
+use auth_core::password;
 use auth_core::role_path::{self, RolePath};
+use auth_core::AuthError;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use pgrx::pg_sys;
+
+/// `auth.password_algorithm`: what new password hashes are written with.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PasswordAlgorithm {
+    #[name = c"bcrypt"]
+    Bcrypt,
+    #[name = c"argon2id"]
+    Argon2id,
+}
 
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CookieSameSite {
@@ -40,6 +51,17 @@ pub static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static ACCESS_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(3600);
 
 pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
+pub static PASSWORD_ALGORITHM: GucSetting<PasswordAlgorithm> =
+    GucSetting::<PasswordAlgorithm>::new(PasswordAlgorithm::Bcrypt);
+pub static ARGON2_MEMORY: GucSetting<i32> =
+    GucSetting::<i32>::new(password::Argon2Params::OWASP.m_kib as i32);
+pub static ARGON2_ITERATIONS: GucSetting<i32> =
+    GucSetting::<i32>::new(password::Argon2Params::OWASP.t as i32);
+pub static ARGON2_PARALLELISM: GucSetting<i32> =
+    GucSetting::<i32>::new(password::Argon2Params::OWASP.p as i32);
+pub static PASSWORD_MIN_LENGTH: GucSetting<i32> =
+    GucSetting::<i32>::new(password::DEFAULT_MIN_LENGTH as i32);
+pub static PASSWORD_CHECK: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub static REFRESH_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(30 * 24 * 3600);
 pub static REFRESH_REUSE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(10);
@@ -328,6 +350,52 @@ pub fn init() {
         20,
         GucFlags::default(),
     );
+    GucRegistry::define_enum_guc(
+        c"auth.password_algorithm",
+        c"Algorithm of new password hashes: bcrypt or argon2id (login verifies both).",
+        c"",
+        &PASSWORD_ALGORITHM,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    int(
+        c"auth.argon2_memory",
+        c"argon2id memory of new password hashes (m).",
+        &ARGON2_MEMORY,
+        password::ARGON2_MIN_M_KIB as i32,
+        password::ARGON2_MAX_M_KIB as i32,
+        GucFlags::UNIT_KB,
+    );
+    int(
+        c"auth.argon2_iterations",
+        c"argon2id passes of new password hashes (t); memory times passes at most 1 GiB.",
+        &ARGON2_ITERATIONS,
+        1,
+        (password::ARGON2_MAX_WORK_KIB / u64::from(password::ARGON2_MIN_M_KIB)) as i32,
+        GucFlags::default(),
+    );
+    int(
+        c"auth.argon2_parallelism",
+        c"argon2id lanes of new password hashes (p).",
+        &ARGON2_PARALLELISM,
+        1,
+        password::ARGON2_MAX_P as i32,
+        GucFlags::default(),
+    );
+    int(
+        c"auth.password_min_length",
+        c"Fewest characters of a new password.",
+        &PASSWORD_MIN_LENGTH,
+        1,
+        password::MAX_MIN_LENGTH as i32,
+        GucFlags::default(),
+    );
+    string(
+        c"auth.password_check",
+        c"Function schema.name(username text, password text) returning a refusal reason or NULL, called for new passwords.",
+        &PASSWORD_CHECK,
+        GucFlags::default(),
+    );
     int(
         c"auth.refresh_token_ttl",
         c"Lifetime of refresh tokens.",
@@ -584,6 +652,33 @@ pub fn jwt_secret() -> Option<(String, &'static str, bool)> {
     text(&JWT_SECRET).map(|s| (s, "auth.jwt_secret", JWT_SECRET_IS_BASE64.get()))
 }
 
+/// The current bytes of a string setting (empty when unset), without a copy: valid until the
+/// setting changes, so only for an immediate comparison.
+fn raw_bytes(s: &'static GucSetting<Option<CString>>) -> &'static [u8] {
+    // SAFETY: the setting's variable holds NULL or a C string owned by the settings machinery;
+    // callers compare the bytes before anything can change a setting.
+    unsafe {
+        let raw = *s.as_ptr();
+        if raw.is_null() {
+            &[]
+        } else {
+            CStr::from_ptr(raw).to_bytes()
+        }
+    }
+}
+
+/// `auth.jwt_secret` and `auth.jwt_algorithm` as they are now, to tell whether a key derived
+/// from them is still current.
+pub fn jwt_secret_bytes() -> &'static [u8] {
+    raw_bytes(&JWT_SECRET)
+}
+pub fn jwt_algorithm_bytes() -> &'static [u8] {
+    raw_bytes(&JWT_ALGORITHM)
+}
+pub fn jwt_secret_is_base64() -> bool {
+    JWT_SECRET_IS_BASE64.get()
+}
+
 /// True when `auth.jwt_secret` itself (not a fallback) holds a value.
 pub fn jwt_secret_configured() -> bool {
     text(&JWT_SECRET).is_some()
@@ -606,6 +701,40 @@ pub fn access_token_ttl() -> i32 {
 }
 pub fn bcrypt_cost() -> u32 {
     BCRYPT_COST.get() as u32
+}
+/// The password settings together. With `argon2id` selected, parameters argon2 would refuse
+/// (memory times passes over 1 GiB: each setting is in range alone) are 22023 naming the settings,
+/// for every call that hashes or checks a password.
+pub fn password_config() -> Result<password::PasswordConfig, AuthError> {
+    let argon2 = password::Argon2Params {
+        m_kib: ARGON2_MEMORY.get() as u32,
+        t: ARGON2_ITERATIONS.get() as u32,
+        p: ARGON2_PARALLELISM.get() as u32,
+    };
+    let algorithm = match PASSWORD_ALGORITHM.get() {
+        PasswordAlgorithm::Bcrypt => password::PasswordAlgorithm::Bcrypt,
+        PasswordAlgorithm::Argon2id => password::PasswordAlgorithm::Argon2id,
+    };
+    if algorithm == password::PasswordAlgorithm::Argon2id {
+        argon2.check().map_err(|e| {
+            AuthError::Config(format!(
+                "auth.argon2_memory, auth.argon2_iterations, auth.argon2_parallelism: {}",
+                e.message()
+            ))
+        })?;
+    }
+    Ok(password::PasswordConfig {
+        algorithm,
+        bcrypt_cost: bcrypt_cost(),
+        argon2,
+    })
+}
+pub fn password_min_length() -> u32 {
+    PASSWORD_MIN_LENGTH.get() as u32
+}
+/// `auth.password_check`, None when unset or empty.
+pub fn password_check() -> Option<String> {
+    text(&PASSWORD_CHECK)
 }
 pub fn refresh_token_ttl() -> i32 {
     REFRESH_TOKEN_TTL.get()

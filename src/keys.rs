@@ -265,16 +265,64 @@ fn as_bootstrap_superuser<R>(latest_snapshot: bool, f: impl FnOnce() -> R) -> R 
     result
 }
 
-/// The key of the `auth.jwt_secret` setting (no kid), when it is set.
-fn settings_key() -> Result<Option<(Algorithm, Vec<u8>)>, AuthError> {
+/// The key of the `auth.jwt_secret` setting (no kid), when it is set, as the store's rules see
+/// it. Decoded once per value of the settings it depends on (compared without a copy at every
+/// call: verification is on the per-request path).
+struct SettingsKey {
+    alg: Algorithm,
+    key: Vec<u8>,
+    entry: Loaded,
+}
+
+type SettingsKeyMemo = (
+    Vec<u8>,
+    bool,
+    Vec<u8>,
+    Result<Option<Rc<SettingsKey>>, AuthError>,
+);
+
+thread_local! {
+    static SETTINGS_KEY: RefCell<Option<SettingsKeyMemo>> = const { RefCell::new(None) };
+}
+
+fn settings_key() -> Result<Option<Rc<SettingsKey>>, AuthError> {
+    let secret = gucs::jwt_secret_bytes();
+    let is_base64 = gucs::jwt_secret_is_base64();
+    let alg = gucs::jwt_algorithm_bytes();
+    if let Some(answer) = SETTINGS_KEY.with_borrow(|memo| match memo {
+        Some((s, b, a, answer)) if s == secret && *b == is_base64 && a == alg => {
+            Some(answer.clone())
+        }
+        _ => None,
+    }) {
+        return answer;
+    }
+    let answer = decode_settings_key();
+    SETTINGS_KEY.set(Some((
+        secret.to_vec(),
+        is_base64,
+        alg.to_vec(),
+        answer.clone(),
+    )));
+    answer
+}
+
+fn decode_settings_key() -> Result<Option<Rc<SettingsKey>>, AuthError> {
     let Some((value, setting, is_base64)) = gucs::jwt_secret() else {
         return Ok(None);
     };
     let alg = Algorithm::parse(&gucs::jwt_algorithm())?;
-    Ok(Some((
-        alg,
-        secret::server_key(&value, is_base64, alg, setting)?,
-    )))
+    let key = secret::server_key(&value, is_base64, alg, setting)?;
+    let entry = Loaded {
+        verifying: Ok(Rc::new(VerifyingKey::Hmac {
+            alg,
+            key: key.clone().into(),
+        })),
+        alg: alg.into(),
+        sealed: None,
+        public_jwk: None,
+    };
+    Ok(Some(Rc::new(SettingsKey { alg, key, entry })))
 }
 
 fn no_key() -> AuthError {
@@ -300,17 +348,8 @@ pub fn verify(token: &str) -> Result<Result<jwt::Decoded, Rejection>, AuthError>
         Ok(kid) => kid,
         Err(r) => return Ok(Err(r)),
     };
-    // The settings key as an entry value, so the rules see one type.
-    let settings = settings.map(|(alg, key)| Loaded {
-        verifying: Ok(Rc::new(VerifyingKey::Hmac {
-            alg,
-            key: key.into(),
-        })),
-        alg: alg.into(),
-        sealed: None,
-        public_jwk: None,
-    });
-    let chosen = match keystore::select(kid, &store.entries, settings.as_ref()) {
+    let chosen = match keystore::select(kid, &store.entries, settings.as_deref().map(|s| &s.entry))
+    {
         Ok(chosen) => chosen,
         Err(r) => return Ok(Err(r)),
     };
@@ -339,7 +378,7 @@ pub fn sign(claims: &Map<String, Value>) -> Result<String, AuthError> {
         };
         return Ok(jwt::encode_claims_with(claims, &signer, Some(&active.kid)));
     }
-    let (alg, key) = settings_key()?.ok_or_else(|| {
+    let settings = settings_key()?.ok_or_else(|| {
         if store.entries.is_empty() {
             no_key()
         } else {
@@ -348,7 +387,7 @@ pub fn sign(claims: &Map<String, Value>) -> Result<String, AuthError> {
             )
         }
     })?;
-    Ok(jwt::encode_claims(claims, alg, &key))
+    Ok(jwt::encode_claims(claims, settings.alg, &settings.key))
 }
 
 // ---- SQL functions of sql/signing_keys.sql ----------------------------------------------------
@@ -472,8 +511,12 @@ fn postgrest_jwt_secret() -> String {
             (None, Ok(_)) => {}
         }
     }
-    if let Some((alg, key)) = settings_key().or_raise() {
-        set.push(Value::Object(keys::oct_jwk(alg, &key, None)));
+    if let Some(settings) = settings_key().or_raise() {
+        set.push(Value::Object(keys::oct_jwk(
+            settings.alg,
+            &settings.key,
+            None,
+        )));
     }
     if set.is_empty() {
         crate::error::raise(no_key());

@@ -105,7 +105,7 @@ extension_sql_file!(
     requires = [
         "jwt",
         passwords::hash_password,
-        passwords::_password_to_store,
+        passwords::_password_to_store_for,
         passwords::_expect_imported_hash,
         passwords::_keep_superuser_hash,
         request::_require_committing_transaction
@@ -122,6 +122,8 @@ extension_sql_file!(
         jwt::jwt_sign,
         jwt::_setting,
         passwords::_check_password,
+        passwords::_check_new_password,
+        passwords::_hash_to_store,
         passwords::_login_password_matches,
         passwords::_password_needs_rehash,
         sessions::_new_refresh_token,

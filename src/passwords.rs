@@ -1,21 +1,37 @@
-//! Password hashing and checking: bcrypt through `auth_core::password`.
+//! Passwords: bcrypt and argon2id through `auth_core::password`, and the policy for new passwords.
 //!
 //! `hash_password` and `verify_password` are the public API (granted by the documented snippets, not
 //! to PUBLIC); the `_`-prefixed helpers serve the `auth.users` trigger and the login flow in
 //! `sql/users.sql` and `sql/sessions.sql`.
 //!
-//! Errors: an empty password or one over 72 bytes is 22023 (never truncated); a stored hash that is
-//! not `$2a$`/`$2b$`/`$2y$` bcrypt is 22P02; a bcrypt cost over 20 is 22023.
+//! New hashes use `auth.password_algorithm` (bcrypt at `auth.bcrypt_cost`, or argon2id with
+//! `auth.argon2_*`); stored hashes of either algorithm verify whatever is configured, and a
+//! successful login re-hashes one that differs from the configuration.
+//!
+//! Errors: an empty password or one over 72 bytes is 22023 (never truncated), whatever the
+//! algorithm; a new password under `auth.password_min_length` characters or refused by the function
+//! of `auth.password_check` is 22023 with the reason (never the password). `verify_password` answers
+//! 22P02 for a text that is no hash, 22023 for a bcrypt cost over 20 or an argon2 string that is
+//! malformed or over the caps; `import_user` refuses anything but an importable hash with 22023.
 
 use std::cell::RefCell;
 
 use auth_core::password;
 use auth_core::AuthError;
 use pgrx::prelude::*;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
+use pgrx::{FromDatum, IntoDatum, PgLogLevel, PgSqlErrorCode};
 
 use crate::error::{raise, OrRaise};
 use crate::gucs;
+
+fn config() -> password::PasswordConfig {
+    gucs::password_config().or_raise()
+}
+
+/// A new hash of `password` with the configured algorithm and parameters.
+fn new_hash(password: &str) -> String {
+    password::hash_with(password, &config()).or_raise()
+}
 
 fn required<'a>(value: Option<&'a str>, what: &str) -> &'a str {
     value.unwrap_or_else(|| {
@@ -25,17 +41,21 @@ fn required<'a>(value: Option<&'a str>, what: &str) -> &'a str {
     })
 }
 
-/// A new `$2a$` bcrypt hash at cost `auth.bcrypt_cost`; a fresh salt each call, hence VOLATILE.
+/// A new hash with `auth.password_algorithm`: `$2a$` bcrypt at `auth.bcrypt_cost`, or an argon2id
+/// PHC string with `auth.argon2_*`; a fresh salt each call, hence VOLATILE. The policy for new
+/// passwords is not applied: this is the hashing primitive.
 #[pg_extern(volatile, strict, parallel_safe)]
 fn hash_password(password: &str) -> String {
-    password::hash(password, gucs::bcrypt_cost()).or_raise()
+    new_hash(password)
 }
 
 /// Whether `password` matches a `$2a$`, `$2b$` or `$2y$` bcrypt hash (pgcrypto's `crypt()` ones
-/// included). Raises 22023 for an empty or over-72-byte password, 22P02 for a malformed hash.
+/// included, any cost up to 20), or an argon2id or argon2i PHC string within the caps. Raises
+/// 22023 for an empty or over-72-byte password, 22P02 for a text that is no such hash, 22023 for
+/// a malformed or over-cap argon2 string. It does not depend on any setting, hence IMMUTABLE.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn verify_password(password: &str, hash: &str) -> bool {
-    password::verify(password, hash).or_raise()
+    password::verify_bcrypt_or_argon2(password, hash).or_raise()
 }
 
 /// Raises 22023 for a password bcrypt cannot take whole (empty, over 72 bytes); NULL is 22023 too.
@@ -45,7 +65,9 @@ fn _check_password(password: Option<&str>) {
 }
 
 thread_local! {
-    /// The one hash `auth.import_user` is inserting in this transaction (cleared at its end).
+    /// The one hash the `auth.users` trigger stores as it is in this transaction (cleared at its
+    /// end): the one `auth.import_user` is inserting, a superuser's, or one [`_hash_to_store`]
+    /// made for login's re-hash or `change_password`.
     static PENDING_IMPORT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
@@ -73,8 +95,9 @@ pub fn init() {
     unsafe { pg_sys::RegisterXactCallback(Some(clear_pending_import), std::ptr::null_mut()) };
 }
 
-/// `auth_private._expect_imported_hash(hash)`: checks an existing bcrypt hash for import (well
-/// formed, cost 4 to 14: 22P02 / 22023 otherwise) and lets the `auth.users` trigger store exactly
+/// `auth_private._expect_imported_hash(hash)`: checks an existing hash for import (a bcrypt hash
+/// of cost 4 to 14, or an argon2id or argon2i PHC string within the caps; 22023 otherwise, naming
+/// the reason and never the hash) and lets the `auth.users` trigger store exactly
 /// this value once, in this transaction, instead of hashing it as a password. Superuser only
 /// (42501): it is the path by which a stored hash is chosen by the caller.
 #[pg_extern(volatile, parallel_unsafe, schema = "auth_private")]
@@ -89,69 +112,209 @@ fn _expect_imported_hash(hash: Option<&str>) {
         .report(PgLogLevel::ERROR);
     }
     let hash = required(hash, "password_hash");
-    password::check_importable_hash(hash).or_raise();
+    password::check_importable(hash).or_raise();
     PENDING_IMPORT.set(Some(hash.to_owned()));
 }
 
 /// `auth_private._keep_superuser_hash(value)`: the `auth.users` trigger calls it when a superuser
-/// writes a password (pg_restore reloading a dump, the extension owner by hand). A well-formed
-/// bcrypt hash of a cost login verifies (at most 14, or `auth.bcrypt_cost` when higher) is then
-/// stored as written instead of being hashed as a password, so a restored database keeps its
-/// users' passwords. Does nothing for anyone else, or for any other value.
+/// writes a password (pg_restore reloading a dump, the extension owner by hand). A hash login
+/// verifies — bcrypt of a cost at most 14 (or `auth.bcrypt_cost` when higher), or argon2id or
+/// argon2i within the caps — is then stored as written instead of being hashed as a password, so
+/// a restored database keeps its users' passwords. Does nothing for anyone else, or for any other
+/// value.
 #[pg_extern(volatile, strict, parallel_unsafe, schema = "auth_private")]
 fn _keep_superuser_hash(value: &str) {
     // SAFETY: reads the current user's superuser flag.
     if !unsafe { pg_sys::superuser() } {
         return;
     }
-    if let Some(parsed) = password::parse_hash(value) {
-        if password::verifiable_cost(parsed.cost, gucs::bcrypt_cost()) {
+    if let Ok(parsed) = password::parse_stored_hash(value) {
+        if password::verifiable(&parsed, &config()) {
             PENDING_IMPORT.set(Some(value.to_owned()));
         }
     }
 }
 
-/// What the `auth.users` trigger stores for a `password` value: a new `$2a$` hash at
-/// `auth.bcrypt_cost` of whatever was written, taken as a password — also when it looks like a
-/// bcrypt hash (a stored hash chosen by the writer could carry any cost and pin a backend at each
-/// login). The one exception is the hash `auth.import_user` is inserting in this transaction.
-#[pg_extern(volatile, strict, parallel_safe, schema = "auth_private")]
-fn _password_to_store(password: &str) -> String {
-    let imported = PENDING_IMPORT.with_borrow_mut(|pending| {
-        if pending.as_deref() == Some(password) {
+/// Takes the pending hash when it is `value`: the one `auth.import_user`, a superuser's write or
+/// [`_hash_to_store`] marked for this transaction.
+fn take_pending(value: &str) -> Option<String> {
+    PENDING_IMPORT.with_borrow_mut(|pending| {
+        if pending.as_deref() == Some(value) {
             pending.take()
         } else {
             None
         }
-    });
-    imported.unwrap_or_else(|| password::hash(password, gucs::bcrypt_cost()).or_raise())
+    })
 }
 
-/// The login check. With no stored hash (unknown user) it verifies against a dummy hash of cost
-/// `auth.bcrypt_cost` and answers false, so that unknown users cost what known ones do. A stored
-/// value that cannot be verified (not bcrypt, or a cost above what login verifies: 14 or
-/// `auth.bcrypt_cost` if higher) also answers false after the same work: login fails closed
-/// instead of raising or pinning the backend. The password itself must pass [`_check_password`].
-#[pg_extern(stable, parallel_safe, schema = "auth_private")]
-fn _login_password_matches(password: Option<&str>, hash: Option<&str>) -> bool {
-    let password = required(password, "password");
-    password::check_password(password).or_raise();
-    let configured = gucs::bcrypt_cost();
-    let dummy = || {
-        let _ = password::verify(password, &password::dummy_hash(configured));
-        false
-    };
-    match hash.and_then(|h| password::parse_hash(h).map(|p| (h, p))) {
-        Some((hash, parsed)) if password::verifiable_cost(parsed.cost, configured) => {
-            password::verify(password, hash).unwrap_or_else(|_| dummy())
+/// The 0.1.0 trigger's helper (`_password_to_store(text)`), kept for databases that run 0.1.0's
+/// SQL until `ALTER EXTENSION auth UPDATE`: a new hash of the configured algorithm, without the
+/// policy (0.1.0's trigger does not pass the username).
+#[pg_extern(volatile, strict, parallel_safe, schema = "auth_private", sql = false)]
+fn _password_to_store(password: &str) -> String {
+    take_pending(password).unwrap_or_else(|| new_hash(password))
+}
+
+/// `auth_private._password_to_store(username, password)`: what the `auth.users` trigger stores for
+/// a `password` value: a new hash (`auth.password_algorithm`) of whatever was written, taken as a
+/// password after the policy for new passwords ([`_check_new_password`]) — also when it looks like
+/// a hash (a stored hash chosen by the writer could carry any cost and pin a backend at each
+/// login, or dodge the policy). The one exception is the hash marked for this transaction:
+/// `auth.import_user`'s, a superuser's ([`_keep_superuser_hash`]), or one [`_hash_to_store`] made.
+#[pg_extern(
+    volatile,
+    parallel_unsafe,
+    schema = "auth_private",
+    name = "_password_to_store"
+)]
+fn _password_to_store_for(username: Option<&str>, password: Option<&str>) -> Option<String> {
+    let password = password?;
+    Some(take_pending(password).unwrap_or_else(|| {
+        check_new_password(username, password);
+        new_hash(password)
+    }))
+}
+
+/// `auth_private._hash_to_store(password)`: a new hash of `password` (`auth.password_algorithm`),
+/// marked so that the `auth.users` trigger stores it as it is. For the flows that write a password
+/// the caller has already proven or checked: the re-hash of a successful login (the policy is for
+/// new passwords, never for one already stored) and `change_password` (checked before it is
+/// written). Nothing of the caller's choosing is stored: the value is always a hash made here.
+#[pg_extern(volatile, strict, parallel_unsafe, schema = "auth_private")]
+fn _hash_to_store(password: &str) -> String {
+    let hash = new_hash(password);
+    PENDING_IMPORT.set(Some(hash.clone()));
+    hash
+}
+
+/// `auth_private._check_new_password(username, password)`: the policy for new passwords, raising
+/// 22023: NULL; empty or over 72 bytes; fewer than `auth.password_min_length` characters; refused
+/// by the function `auth.password_check` names (its reason in the message, never the password).
+#[pg_extern(volatile, parallel_unsafe, schema = "auth_private")]
+fn _check_new_password(username: Option<&str>, password: Option<&str>) {
+    check_new_password(username, required(password, "password"));
+}
+
+fn check_new_password(username: Option<&str>, password: &str) {
+    password::check_new_password_length(password, gucs::password_min_length()).or_raise();
+    if let Some(setting) = gucs::password_check() {
+        if let Some(reason) = call_password_check(&setting, username, password) {
+            raise(password::policy_refusal(&reason, password));
         }
-        _ => dummy(),
     }
 }
 
-/// True when a stored hash's cost differs from `auth.bcrypt_cost`, so a successful login
-/// re-hashes it at the configured cost.
+/// Finds the function `auth.password_check` names — exactly `schema.name(text, text)` returning
+/// text, a plain function its owner may execute — and calls it with (username, password) through
+/// the function manager, as its owner: never as the role that writes the password (inside the
+/// extension's flows, a superuser), so a function owned by an ordinary role gains nothing by
+/// being named here. Its own SECURITY DEFINER and SET clauses apply as in any call. Restricted as
+/// index expressions are (no SET ROLE, no temporary objects). Returns its answer (NULL: accepted).
+fn call_password_check(setting: &str, username: Option<&str>, password: &str) -> Option<String> {
+    let (schema, name) = password::parse_check_function_name(setting).or_raise();
+    let found = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT p.oid, p.proowner, \
+                    p.prorettype OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype \
+                    AND p.prokind OPERATOR(pg_catalog.=) 'f' AND NOT p.proretset \
+                    AND pg_catalog.has_function_privilege(p.proowner, p.oid, 'EXECUTE') \
+             FROM pg_catalog.pg_proc p \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace \
+             WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND p.proname OPERATOR(pg_catalog.=) $2 \
+               AND p.proargtypes OPERATOR(pg_catalog.=) '25 25'::pg_catalog.oidvector",
+            Some(1),
+            &[schema.as_str().into(), name.as_str().into()],
+        )?;
+        let mut found = None;
+        for row in rows {
+            found = Some((
+                row.get::<pg_sys::Oid>(1)?,
+                row.get::<pg_sys::Oid>(2)?,
+                row.get::<bool>(3)?,
+            ));
+        }
+        Ok::<_, pgrx::spi::Error>(found)
+    })
+    .unwrap_or_else(|e| {
+        raise(AuthError::Internal(format!(
+            "auth.password_check lookup failed: {e}"
+        )))
+    });
+    let (oid, owner, usable) = match found {
+        Some((Some(oid), Some(owner), Some(usable))) => (oid, owner, usable),
+        _ => raise(AuthError::Config(
+            "auth.password_check names no function schema.name(username text, password text)"
+                .into(),
+        )),
+    };
+    if !usable {
+        raise(AuthError::Config(
+            "auth.password_check must name a plain function returning text that its owner may execute"
+                .into(),
+        ));
+    }
+    let args = [username.into_datum(), password.into_datum()];
+    let mut user = pg_sys::InvalidOid;
+    let mut context = 0;
+    // SAFETY: the function manager called as PostgreSQL's own callers do (fmgr_info, then a
+    // FunctionCallInfo of two arguments, palloc'd, freed after), across pgrx's error boundary;
+    // the user switch is undone below, or by the abort of an error.
+    unsafe {
+        let mut flinfo = pg_sys::FmgrInfo::default();
+        pg_sys::fmgr_info(oid, &mut flinfo);
+        let fcinfo = pg_sys::palloc0(
+            std::mem::size_of::<pg_sys::FunctionCallInfoBaseData>()
+                + std::mem::size_of::<pg_sys::NullableDatum>() * 2,
+        ) as *mut pg_sys::FunctionCallInfoBaseData;
+        let call = &mut *fcinfo;
+        call.flinfo = &mut flinfo;
+        call.fncollation = pg_sys::DEFAULT_COLLATION_OID;
+        call.nargs = 2;
+        for (slot, datum) in call.args.as_mut_slice(2).iter_mut().zip(args) {
+            (slot.value, slot.isnull) = match datum {
+                Some(d) => (d, false),
+                None => (pg_sys::Datum::from(0), true),
+            };
+        }
+        if flinfo.fn_strict && username.is_none() {
+            pg_sys::pfree(fcinfo.cast());
+            return None;
+        }
+        let func = flinfo.fn_addr.unwrap_or_else(|| {
+            raise(AuthError::Internal(
+                "auth.password_check: no function address".into(),
+            ))
+        });
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+        let result = pg_sys::ffi::pg_guard_ffi_boundary(|| func(fcinfo));
+        pg_sys::SetUserIdAndSecContext(user, context);
+        let answer = String::from_datum(result, call.isnull);
+        pg_sys::pfree(fcinfo.cast());
+        answer
+    }
+}
+
+/// The login check, whatever `auth.password_algorithm` says: a stored bcrypt hash of a cost login
+/// verifies (at most 14, or `auth.bcrypt_cost` when higher) or argon2 hash within the caps is
+/// verified. With no stored hash (unknown user), or one login does not verify, it answers false
+/// after verifying against a dummy hash of the configured algorithm and parameters: unknown users
+/// cost what known ones do, and a planted hash fails closed instead of raising or pinning the
+/// backend. The password itself must pass [`_check_password`].
+#[pg_extern(stable, parallel_safe, schema = "auth_private")]
+fn _login_password_matches(password: Option<&str>, hash: Option<&str>) -> bool {
+    let password = required(password, "password");
+    password::login_matches(password, hash, &config()).or_raise()
+}
+
+/// True when a stored hash differs from what is configured (another algorithm, bcrypt cost or
+/// argon2 parameters), so a successful login re-hashes it.
 #[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
 fn _password_needs_rehash(hash: &str) -> bool {
-    password::needs_rehash(hash, gucs::bcrypt_cost())
+    password::needs_rehash_for(hash, &config())
 }

@@ -677,6 +677,128 @@ pub fn check_importable(stored: &str) -> Result<(), AuthError> {
     }
 }
 
+/// What `auth.verify_password(password, hash)` answers: a bcrypt hash is checked as [`verify`]
+/// checks it (any cost up to [`MAX_COST`], as pgcrypto's `crypt()` would), an argon2id or argon2i
+/// PHC string as [`verify_stored`] does (within the caps; a malformed one is 22023). Any other
+/// text is 22P02, `not a bcrypt hash ($2a$, $2b$ or $2y$) nor an argon2id or argon2i PHC
+/// string`. The password must pass [`check_password`] (22023).
+pub fn verify_bcrypt_or_argon2(password: &str, hash: &str) -> Result<bool, AuthError> {
+    check_password(password)?;
+    if parse_hash(hash).is_some() {
+        return verify(password, hash);
+    }
+    if hash.starts_with("$argon2") {
+        return verify_stored(password, hash);
+    }
+    Err(AuthError::InvalidText(
+        "not a bcrypt hash ($2a$, $2b$ or $2y$) nor an argon2id or argon2i PHC string".into(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The policy for new passwords
+// ---------------------------------------------------------------------------------------------
+//
+// New passwords (written to `auth.users`, changed by `change_password`) must have at least
+// `auth.password_min_length` characters (NIST SP 800-63B: at least 8), counted as Unicode
+// characters, not bytes, as NIST counts them; and `auth.password_check`, when set, names a
+// function `(username text, password text) → text` whose non-NULL answer refuses the password with
+// that reason. Passwords already stored are not checked again: login never applies the policy.
+
+/// The default of `auth.password_min_length`: NIST SP 800-63B's least length for a password the
+/// user chooses.
+pub const DEFAULT_MIN_LENGTH: u32 = 8;
+/// The highest `auth.password_min_length`: a password is at most 72 bytes
+/// ([`MAX_PASSWORD_BYTES`]), so more characters could never be met.
+pub const MAX_MIN_LENGTH: u32 = MAX_PASSWORD_BYTES as u32;
+
+/// Whether a new password is long enough: at least `min_chars` characters. The password must
+/// also pass [`check_password`] (1 to 72 bytes), checked first. Errors are 22023 naming the
+/// counts, never the password.
+pub fn check_new_password_length(password: &str, min_chars: u32) -> Result<(), AuthError> {
+    check_password(password)?;
+    let chars = password.chars().count();
+    if chars < min_chars as usize {
+        return Err(AuthError::InvalidParameter(format!(
+            "password is {chars} characters; at least {min_chars} are required (auth.password_min_length)"
+        )));
+    }
+    Ok(())
+}
+
+/// A schema-qualified function name as PostgreSQL spells it: `schema.name`, each part an
+/// unquoted identifier (folded to lower case) or a double-quoted one (`""` for a quote). Returns
+/// the schema and the name as stored in the catalogs. Anything else, an unqualified name
+/// included, is 22023 naming the setting: the function is found by exactly this name, never
+/// through `search_path`.
+pub fn parse_check_function_name(setting: &str) -> Result<(String, String), AuthError> {
+    let refused = || {
+        AuthError::Config(
+            "auth.password_check must be a schema-qualified function name (schema.name)".into(),
+        )
+    };
+    let mut parts = Vec::new();
+    let mut rest = setting.trim();
+    loop {
+        let (part, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            let mut out = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '"')) => {
+                        if quoted[i + 1..].starts_with('"') {
+                            out.push('"');
+                            chars.next();
+                        } else {
+                            break i + 1;
+                        }
+                    }
+                    Some((_, c)) => out.push(c),
+                    None => return Err(refused()),
+                }
+            };
+            if out.is_empty() {
+                return Err(refused());
+            }
+            (out, &quoted[end..])
+        } else {
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .map_or(rest.len(), |(i, _)| i);
+            let word = &rest[..end];
+            let first = word.chars().next().ok_or_else(refused)?;
+            if first.is_ascii_digit() || first == '$' {
+                return Err(refused());
+            }
+            (word.to_ascii_lowercase(), &rest[end..])
+        };
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None if after.trim().is_empty() => break,
+            None => return Err(refused()),
+        }
+    }
+    match <[String; 2]>::try_from(parts) {
+        Ok([schema, name]) => Ok((schema, name)),
+        Err(_) => Err(refused()),
+    }
+}
+
+/// The error for a password `auth.password_check`'s function refused with `reason`: 22023
+/// `password refused: <reason>`. A reason that is empty, or that contains the password itself,
+/// is replaced by a fixed one, so that the password never reaches an error message or a log.
+pub fn policy_refusal(reason: &str, password: &str) -> AuthError {
+    let reason = reason.trim();
+    if reason.is_empty() || (!password.is_empty() && reason.contains(password)) {
+        return AuthError::InvalidParameter(
+            "password refused by the function of auth.password_check".into(),
+        );
+    }
+    AuthError::InvalidParameter(format!("password refused: {reason}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1451,6 +1573,132 @@ mod argon2_tests {
         }
         for bad in ["", "BCRYPT", "argon2", "argon2i", "argon2d", " bcrypt"] {
             assert_eq!(PasswordAlgorithm::from_name(bad), None);
+        }
+    }
+
+    #[test]
+    fn verify_password_takes_bcrypt_and_argon2() {
+        let b = hash("pw", 4).unwrap();
+        assert_eq!(verify_bcrypt_or_argon2("pw", &b), Ok(true));
+        assert_eq!(verify_bcrypt_or_argon2("pX", &b), Ok(false));
+        let a = hash_argon2id("pw", &CHEAP).unwrap();
+        assert_eq!(verify_bcrypt_or_argon2("pw", &a), Ok(true));
+        assert_eq!(verify_bcrypt_or_argon2("pX", &a), Ok(false));
+        // bcrypt keeps its own rules: any cost to 20, above it 22023.
+        assert_eq!(
+            verify_bcrypt_or_argon2("pw", &vector_cost(31))
+                .unwrap_err()
+                .sqlstate(),
+            "22023"
+        );
+        for bad in ["", "plain", "$1$abc$def"] {
+            let e = verify_bcrypt_or_argon2("pw", bad).unwrap_err();
+            assert_eq!(e.sqlstate(), "22P02", "{bad}");
+            assert!(e.message().starts_with("not a bcrypt hash"), "{bad}");
+        }
+        let e = verify_bcrypt_or_argon2("pw", "$argon2id$v=19$m=1,t=1,p=1$x$y").unwrap_err();
+        assert_eq!(e.sqlstate(), "22023");
+        assert_eq!(
+            verify_bcrypt_or_argon2("", &a).unwrap_err().sqlstate(),
+            "22023"
+        );
+    }
+
+    fn vector_cost(cost: u32) -> String {
+        format!("$2a${cost:02}$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
+    }
+
+    #[test]
+    fn new_password_length_counts_characters() {
+        assert_eq!(check_new_password_length("12345678", 8), Ok(()));
+        let e = check_new_password_length("1234567", 8).unwrap_err();
+        assert_eq!(e.sqlstate(), "22023");
+        assert_eq!(
+            e.message(),
+            "password is 7 characters; at least 8 are required (auth.password_min_length)"
+        );
+        // Characters, not bytes: 7 three-byte characters are 21 bytes and still too few.
+        assert!(check_new_password_length(&"€".repeat(7), 8).is_err());
+        assert_eq!(check_new_password_length(&"€".repeat(8), 8), Ok(()));
+        // The byte rules come first.
+        assert!(check_new_password_length("", 1)
+            .unwrap_err()
+            .message()
+            .contains("must not be empty"));
+        assert!(check_new_password_length(&"a".repeat(73), 8)
+            .unwrap_err()
+            .message()
+            .contains("73 bytes"));
+        assert_eq!(
+            check_new_password_length(&"a".repeat(72), MAX_MIN_LENGTH),
+            Ok(())
+        );
+        assert!(!check_new_password_length("secret1", 8)
+            .unwrap_err()
+            .message()
+            .contains("secret1"));
+    }
+
+    #[test]
+    fn check_function_names() {
+        for (text, schema, name) in [
+            ("public.pw_check", "public", "pw_check"),
+            ("Public.PW_Check", "public", "pw_check"),
+            (" app.check_pw ", "app", "check_pw"),
+            (
+                "\"My Schema\".\"Check \"\"pw\"\"\"",
+                "My Schema",
+                "Check \"pw\"",
+            ),
+            ("app.\"x.y\"", "app", "x.y"),
+            ("s_1.f$2", "s_1", "f$2"),
+            ("é.ü", "é", "ü"),
+        ] {
+            assert_eq!(
+                parse_check_function_name(text),
+                Ok((schema.to_string(), name.to_string())),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "pw_check",
+            "a.b.c",
+            "a.",
+            ".b",
+            "a..b",
+            "1a.b",
+            "a.$b",
+            "a.b(text, text)",
+            "a.b; drop table x",
+            "\"a.b",
+            "\"\".b",
+            "a b.c",
+            "a.b c",
+        ] {
+            let e = parse_check_function_name(bad).unwrap_err();
+            assert_eq!(e.sqlstate(), "22023", "{bad}");
+            assert!(e.message().contains("auth.password_check"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn policy_refusals_never_carry_the_password() {
+        assert_eq!(
+            policy_refusal("too common", "password1").message(),
+            "password refused: too common"
+        );
+        for (reason, password) in [
+            ("", "pw"),
+            ("   ", "pw"),
+            ("password1 is too common", "password1"),
+        ] {
+            let e = policy_refusal(reason, password);
+            assert_eq!(e.sqlstate(), "22023");
+            assert_eq!(
+                e.message(),
+                "password refused by the function of auth.password_check"
+            );
         }
     }
 }

@@ -26,6 +26,14 @@ use crate::process::{self, as_postgres, run_ok, Daemon, Watchdog};
 /// PostgREST's anonymous role in the fixture.
 pub const ANON: &str = "anon";
 
+/// The PostgREST configuration the stack runs, with the JWT key of `auth.jwt_secret`
+/// (docs/postgrest.md).
+pub const POSTGREST_CONF: &str = "e2e/conf/postgrest.conf";
+/// The PostgREST configuration that takes its JWT keys from the key store at every configuration
+/// load (`db-pre-config = "auth.postgrest_pre_config"`, no `jwt-secret`; docs/keys.md), for
+/// `Stack::spawn_postgrest_with`.
+pub const POSTGREST_KEYS_CONF: &str = "e2e/conf/postgrest-keys.conf";
+
 /// Ports never to take: pgrx's clusters (`cargo pgrx start`: 28800 + major version) and test
 /// clusters (`cargo pgrx test`: 32200 + major version) for the supported versions.
 const RESERVED_PORTS: [u16; 8] = [28815, 28816, 28817, 28818, 32215, 32216, 32217, 32218];
@@ -87,11 +95,18 @@ impl ExtraPostgrest {
             d.log_tail(4000)
         );
     }
+
+    /// The end of its log (at most `max` bytes).
+    pub fn log_tail(&self, max: u64) -> String {
+        self.daemon.log_tail(max)
+    }
 }
 
-/// e2e/conf/postgrest.conf with what fills its markers, to start PostgREST instances from it.
+/// The PostgREST configuration files (e2e/conf/postgrest*.conf) with what fills their markers, to
+/// start PostgREST instances from them.
 struct PostgrestLauncher {
-    template: String,
+    /// (file, its text): `POSTGREST_CONF` and `POSTGREST_KEYS_CONF`.
+    templates: Vec<(&'static str, String)>,
     bin: PathBuf,
     dir: PathBuf,
     socket_dir: PathBuf,
@@ -101,15 +116,23 @@ struct PostgrestLauncher {
 
 impl PostgrestLauncher {
     /// Starts PostgREST `name` on a free port (never one in `avoid`) with the configuration file
-    /// filled in for it and the environment variables `env` added (PostgREST reads `PGRST_*`
-    /// variables, which win over the file). Returns it once its admin `/ready` answers 200.
+    /// `conf` filled in for it and the environment variables `env` added (PostgREST reads
+    /// `PGRST_*` variables, which win over the file). Returns it once its admin `/ready` answers
+    /// 200.
     fn start(
         &self,
         name: &str,
+        conf: &str,
         env: &[(&str, &str)],
         avoid: &[u16],
         http: &Http,
     ) -> (Daemon, u16, u16) {
+        let template = &self
+            .templates
+            .iter()
+            .find(|(file, _)| *file == conf)
+            .unwrap_or_else(|| panic!("no PostgREST configuration {conf}"))
+            .1;
         let mut admin_port = 0;
         let (daemon, port) = start_http_daemon(
             name,
@@ -121,8 +144,7 @@ impl PostgrestLauncher {
                 avoid_admin.push(port);
                 let admin = free_port(&avoid_admin);
                 admin_port = admin;
-                let conf = self
-                    .template
+                let text = template
                     .replace("@@PG_SOCKET_DIR@@", self.socket_dir.to_str().unwrap())
                     .replace("@@PG_PORT@@", &self.pg_port.to_string())
                     .replace("@@JWT_SECRET@@", &self.jwt_secret)
@@ -130,13 +152,13 @@ impl PostgrestLauncher {
                     .replace("@@ADMIN_PORT@@", &admin.to_string());
                 // Markers left outside comments (the file's comments name them as @@...@@).
                 assert!(
-                    !conf
+                    !text
                         .lines()
                         .any(|l| !l.trim_start().starts_with('#') && l.contains("@@")),
-                    "a marker of e2e/conf/postgrest.conf is left"
+                    "a marker of {conf} is left"
                 );
                 let conf_path = self.dir.join(format!("{name}.conf"));
-                write_private(&conf_path, &conf);
+                write_private(&conf_path, &text);
                 let mut cmd = Command::new(&self.bin);
                 cmd.arg(&conf_path);
                 // Only the variables asked for: none inherited from whoever runs the suite.
@@ -298,13 +320,20 @@ impl Stack {
 
         // --- PostgREST ---
         let http = Http::new();
-        let postgrest_conf = fs::read_to_string(root.join("e2e/conf/postgrest.conf")).unwrap();
-        assert!(
-            postgrest_conf.contains(&format!("\ndb-anon-role = \"{ANON}\"\n")),
-            "e2e/conf/postgrest.conf must set db-anon-role = \"{ANON}\""
-        );
+        let templates: Vec<(&'static str, String)> = [POSTGREST_CONF, POSTGREST_KEYS_CONF]
+            .into_iter()
+            .map(|file| {
+                let text = fs::read_to_string(root.join(file))
+                    .unwrap_or_else(|e| panic!("read {file}: {e}"));
+                assert!(
+                    text.contains(&format!("\ndb-anon-role = \"{ANON}\"\n")),
+                    "{file} must set db-anon-role = \"{ANON}\""
+                );
+                (file, text)
+            })
+            .collect();
         let postgrest_launcher = PostgrestLauncher {
-            template: postgrest_conf,
+            templates,
             bin: postgrest_bin,
             dir: dir.clone(),
             socket_dir: socket_dir.clone(),
@@ -312,7 +341,7 @@ impl Stack {
             jwt_secret: jwt_secret.clone(),
         };
         let (postgrest, pgrst_port, _) =
-            postgrest_launcher.start("postgrest", &[], &[pg_port], &http);
+            postgrest_launcher.start("postgrest", POSTGREST_CONF, &[], &[pg_port], &http);
         let postgrest_url = format!("http://127.0.0.1:{pgrst_port}");
 
         // --- Caddy: the access_token cookie copied into Authorization ---
@@ -417,6 +446,16 @@ impl Stack {
     /// `env` on top: for a scenario that needs a setting the documented configuration does not
     /// have. Its files are `target/e2e/<name>.{conf,log,pid}`; it stops when dropped.
     pub fn spawn_postgrest(&self, name: &str, env: &[(&str, &str)]) -> ExtraPostgrest {
+        self.spawn_postgrest_with(name, POSTGREST_CONF, env)
+    }
+
+    /// `spawn_postgrest` from another configuration file of e2e/conf/ (`POSTGREST_KEYS_CONF`).
+    pub fn spawn_postgrest_with(
+        &self,
+        name: &str,
+        conf: &str,
+        env: &[(&str, &str)],
+    ) -> ExtraPostgrest {
         assert!(
             name.starts_with("postgrest-")
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
@@ -429,7 +468,9 @@ impl Stack {
             port_of(&self.caddy_url),
             port_of(&self.nginx_url),
         ];
-        let (daemon, port, admin) = self.postgrest_launcher.start(name, env, &avoid, &self.http);
+        let (daemon, port, admin) = self
+            .postgrest_launcher
+            .start(name, conf, env, &avoid, &self.http);
         ExtraPostgrest {
             daemon,
             url: format!("http://127.0.0.1:{port}"),

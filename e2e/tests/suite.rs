@@ -14,6 +14,10 @@ type Scenario = fn(&mut Stack);
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("jwt_over_postgrest", scenarios::jwt::jwt_over_postgrest),
     (
+        "key_rotation_over_postgrest",
+        scenarios::keys::key_rotation_over_postgrest,
+    ),
+    (
         "browser_session_via_caddy",
         scenarios::session::browser_session_via_caddy,
     ),

@@ -25,7 +25,9 @@
 # Everything listens on 127.0.0.1 only, on ports probed free at start (never pgrx's 288NN/322NN).
 # The JWT key is random per cluster ($AUTH_JWT_SECRET, or the caller's when set; likewise
 # auth.proxy_secret when $AUTH_PROXY_SECRET is set), written to an included file of mode 0600
-# owned by postgres, and given to PostgREST in a 0600 config file: the two always agree.
+# owned by postgres, and given to PostgREST in a 0600 config file: the two always agree. The same
+# file holds auth.key_encryption_key, which seals the stored signing keys (docs/keys.md): random
+# per cluster too ($AUTH_KEY_ENCRYPTION_KEY, or the caller's when set).
 #
 # The lock: `cargo pgrx install` and `cargo pgrx test` both write auth.so and auth--*.sql into the
 # shared PostgreSQL directories. A running cluster maps auth.so, and CREATE EXTENSION reads the SQL,
@@ -188,14 +190,13 @@ cluster_create() {
     }
 
   AUTH_JWT_SECRET=${AUTH_JWT_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
-  # The key in a file only postgres can read, included from postgresql.conf. With `auth` in
-  # shared_preload_libraries the setting is defined (superuser-only) in every backend.
+  AUTH_KEY_ENCRYPTION_KEY=${AUTH_KEY_ENCRYPTION_KEY:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
+  # The keys in a file only postgres can read, included from postgresql.conf. With `auth` in
+  # shared_preload_libraries the settings are defined (superuser-only) in every backend.
   (
     umask 077
     printf "auth.jwt_secret = '%s'\n" "$AUTH_JWT_SECRET" >"$CLUSTER_DATA/auth_secret.conf"
-    # Seals the private parts of stored signing keys (docs/keys.md): random per cluster.
-    printf "auth.key_encryption_key = '%s'\n" "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
-      >>"$CLUSTER_DATA/auth_secret.conf"
+    printf "auth.key_encryption_key = '%s'\n" "$AUTH_KEY_ENCRYPTION_KEY" >>"$CLUSTER_DATA/auth_secret.conf"
     if [ -n "${AUTH_PROXY_SECRET:-}" ]; then
       printf "auth.proxy_secret = '%s'\n" "$AUTH_PROXY_SECRET" >>"$CLUSTER_DATA/auth_secret.conf"
     fi

@@ -8,6 +8,7 @@ mod common;
 pub mod concurrency;
 pub mod durability;
 pub mod jwt;
+pub mod keys;
 pub mod my_sessions;
 pub mod rls;
 pub mod session;
