@@ -327,7 +327,7 @@ mod tests {
             case("refresh: 1 MB argument", format!("SELECT auth.refresh_token(repeat('A', {MB}))"), refused_refresh.clone()).with(as_anon(json!({}))).hiding(&big[..4096]),
             case("refresh: an access token as refresh token", format!("SELECT auth.refresh_token({})", lit(&good)), refused_refresh.clone()).with(as_anon(json!({}))).hiding(&good),
             // ---- logout ----
-            raises("logout with an unknown scope", "SELECT auth.logout('everywhere')", "22023", "scope must be 'local' or 'global'").with(as_anon(json!({}))),
+            raises("logout with an unknown scope", "SELECT auth.logout('everywhere')", "22023", "scope must be 'local', 'global' or 'others'").with(as_anon(json!({}))),
             raises("logout with a NULL scope", "SELECT auth.logout(NULL)", "22023", "scope must be").with(as_anon(json!({}))),
             case("logout with garbage cookies", "SELECT auth.logout()", Expect::Returns(Some(""))).with(as_anon(json!({"cookies": format!(r#"{{"refresh_token":"x","access_token":"{}"}}"#, "A".repeat(20_000))}))),
             case("logout with a NUL in the refresh cookie", "SELECT auth.logout()", Expect::Returns(Some(""))).with(as_anon(json!({"cookies": r#"{"refresh_token":"\u0000"}"#}))),
@@ -340,10 +340,10 @@ mod tests {
             raises("login with 37 two-byte characters", format!("SELECT auth.login('bi_alice', {})", lit(&"é".repeat(37))), "22023", "74 bytes").with(as_anon(json!({}))).hiding("é".repeat(37)),
             raises("login with a 1 MB password", format!("SELECT auth.login('bi_alice', repeat('p', {MB}))"), "22023", "bytes").with(as_anon(json!({}))).hiding("p".repeat(4096)),
             raises("login with 1 MB username and password", format!("SELECT auth.login(repeat('u', {MB}), repeat('p', {MB}))"), "22023", "bytes").with(as_anon(json!({}))).hiding("u".repeat(4096)),
-            case("login with a 1 MB username", format!("SELECT auth.login(repeat('u', {MB}), {})", lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding("u".repeat(300)).hiding(PASSWORD).writing("auth.login_failures", 1),
-            case("login with an empty username", format!("SELECT auth.login('', {})", lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding(PASSWORD).writing("auth.login_failures", 1),
-            case("login with SQL in the username", format!("SELECT auth.login({}, {})", lit("bi_alice' OR '1'='1"), lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding(PASSWORD).writing("auth.login_failures", 1),
-            case("login with a bcrypt hash as password", format!("SELECT auth.login('bi_alice', {})", lit(dummy_hash)), bad_login.clone()).with(as_anon(json!({}))).writing("auth.login_failures", 1),
+            case("login with a 1 MB username", format!("SELECT auth.login(repeat('u', {MB}), {})", lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding("u".repeat(300)).hiding(PASSWORD).writing("auth.login_failures", 1).writing("auth.audit_log", 1),
+            case("login with an empty username", format!("SELECT auth.login('', {})", lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding(PASSWORD).writing("auth.login_failures", 1).writing("auth.audit_log", 1),
+            case("login with SQL in the username", format!("SELECT auth.login({}, {})", lit("bi_alice' OR '1'='1"), lit(PASSWORD)), bad_login.clone()).with(as_anon(json!({}))).hiding(PASSWORD).writing("auth.login_failures", 1).writing("auth.audit_log", 1),
+            case("login with a bcrypt hash as password", format!("SELECT auth.login('bi_alice', {})", lit(dummy_hash)), bad_login.clone()).with(as_anon(json!({}))).writing("auth.login_failures", 1).writing("auth.audit_log", 1),
             // ---- users, passwords ----
             raises("user with a 257-character name", format!("INSERT INTO auth.users (username, password, role) VALUES (repeat('u', 257), {}, 'bi_web')", lit(PASSWORD)), "23514", "users_username_length").hiding(PASSWORD),
             raises("user with a 2-character name", format!("INSERT INTO auth.users (username, password, role) VALUES ('ab', {}, 'bi_web')", lit(PASSWORD)), "23514", "users_username_length").hiding(PASSWORD),

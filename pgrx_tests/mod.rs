@@ -9,5 +9,6 @@ mod common;
 mod jwt;
 mod passwords;
 mod privileges;
+mod session_management;
 mod sessions;
 mod signing_keys;

@@ -80,12 +80,15 @@ mod tests {
         "auth_private._check_request_credentials(text)",
         "auth.change_password(text,text)",
         "auth.check_request()",
+        "auth.end_my_session(uuid)",
         "auth.logout(text)",
+        "auth.my_sessions()",
         "auth.refresh_token(text)",
     ];
     /// The tables that must exist, so that the probes over pg_class cannot pass vacuously.
     const KNOWN_TABLES: &[&str] = &[
         "auth.api_keys",
+        "auth.audit_log",
         "auth.api_tokens",
         "auth.login_failures",
         "auth.refresh_tokens",
@@ -668,6 +671,11 @@ mod tests {
         ("_check_request_credentials", "text", "void"),
         ("_check_credential_role", "name, name", "void"),
         ("_invoking_role", "", "text"),
+        ("_audit", "text, text, uuid, uuid, jsonb", "void"),
+        ("_session_timeout", "timestamptz, timestamptz", "text"),
+        ("_end_timed_out_session", "uuid", "void"),
+        ("_request_client_ip", "", "text"),
+        ("_caller_session", "", "text"),
         ("claims", "", "jsonb"),
         ("jwt_sign", "jsonb", "text"),
         ("hash_password", "text", "text"),
@@ -697,9 +705,10 @@ mod tests {
     /// Tables named like the extension's, in pg_temp (searched last by the flows' search_path).
     const TEMP_TABLES: &[(&str, &str)] = &[
         ("users", "username text, password text, role name, created_at timestamptz, updated_at timestamptz"),
-        ("sessions", "id uuid, username text, created_at timestamptz, refreshed_at timestamptz, expires_at timestamptz, revoked_at timestamptz"),
+        ("sessions", "id uuid, username text, created_at timestamptz, refreshed_at timestamptz, expires_at timestamptz, revoked_at timestamptz, last_seen_at timestamptz, user_agent text, client_ip inet, method text, ended_reason text"),
         ("refresh_tokens", "id uuid, session_id uuid, token_hash bytea, created_at timestamptz, expires_at timestamptz, spent_at timestamptz"),
-        ("login_failures", "id uuid, username text, failed_at timestamptz"),
+        ("login_failures", "id uuid, username text, failed_at timestamptz, client_ip inet"),
+        ("audit_log", "id bigint, at timestamptz, event text, username text, session_id uuid, credential_id uuid, client_ip inet, user_agent text, detail jsonb"),
         ("api_tokens", "id uuid, name text, role name, claims jsonb, created_at timestamptz, created_by name, expires_at timestamptz, revoked_at timestamptz, last_used_at timestamptz"),
         ("api_keys", "id uuid, name text, key_hash bytea, display_prefix text, role name, plan text, enabled boolean, expires_at timestamptz, created_at timestamptz, created_by name, last_used_at timestamptz"),
     ];
@@ -901,6 +910,13 @@ mod tests {
             "SELECT auth.change_password('{PASSWORD}', 'a brand new password')::text"
         ));
         assert!(changed.get("state").is_none(), "{changed}");
+        let listed = attack("SELECT count(*)::text FROM auth.my_sessions()");
+        assert!(listed.get("state").is_none(), "{listed}");
+        let ended =
+            attack("SELECT auth.end_my_session('00000000-0000-0000-0000-000000000000')::text");
+        assert_eq!(ended["result"], "false", "{ended}");
+        let others = attack("SELECT auth.logout('others')::text");
+        assert!(others.get("state").is_none(), "{others}");
 
         // Nothing planted ran, and the temp tables were neither read into nor written.
         run("RESET ROLE");

@@ -767,7 +767,7 @@ mod tests {
                 request_error("slogout_anon", &anon_claims("slogout"), "{}", call);
             assert_eq!(state, "22023", "{call}");
             assert!(
-                message.contains("scope must be 'local' or 'global'"),
+                message.contains("scope must be 'local', 'global' or 'others'"),
                 "{message}"
             );
         }

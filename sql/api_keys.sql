@@ -42,6 +42,7 @@ BEGIN
     INSERT INTO auth.api_keys (name, key_hash, display_prefix, role, plan, expires_at, created_by)
     VALUES (create_api_key.name, k.key_hash, k.display_prefix, create_api_key.role,
             create_api_key.plan, create_api_key.expires_at, auth_private._invoking_role());
+    PERFORM auth_private._audit('api_key_created', NULL, NULL, a.id, pg_catalog.jsonb_build_object('name', a.name, 'role', a.role, 'plan', a.plan, 'by', a.created_by)) FROM auth.api_keys AS a WHERE a.key_hash = k.key_hash;
     RETURN k.key;
 END
 $$;
@@ -78,6 +79,7 @@ BEGIN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'Invalid API key';
     END IF;
     PERFORM auth_private._record_use('key', k.id, k.last_used_at);
+    PERFORM auth_private._audit('api_key_exchanged', NULL, NULL, k.id);
     SELECT * INTO t FROM auth_private._sign_api_key_token(
         k.id, k.role, k.plan,
         CASE WHEN pg_catalog.isfinite(k.expires_at)
@@ -111,6 +113,7 @@ BEGIN
         RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
     END IF;
     UPDATE auth.api_keys AS a SET enabled = $2 WHERE a.id = $1 AND a.enabled IS DISTINCT FROM $2;
+    PERFORM auth_private._audit(CASE WHEN $2 THEN 'api_key_enabled' ELSE 'api_key_disabled' END, NULL, NULL, $1, pg_catalog.jsonb_build_object('by', auth_private._invoking_role())) WHERE FOUND;
     RETURN FOUND;
 END
 $$;
@@ -139,6 +142,7 @@ BEGIN
         RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
     END IF;
     DELETE FROM auth.api_keys AS a WHERE a.id = $1;
+    PERFORM auth_private._audit('api_key_revoked', NULL, NULL, $1, pg_catalog.jsonb_build_object('by', auth_private._invoking_role())) WHERE FOUND;
     RETURN FOUND;
 END
 $$;

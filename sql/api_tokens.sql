@@ -54,6 +54,7 @@ BEGIN
     v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);
     INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at)
     VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at);
+    PERFORM auth_private._audit('api_token_created', NULL, NULL, v_id, pg_catalog.jsonb_build_object('name', create_api_token.name, 'role', create_api_token.role, 'by', v_caller));
     RETURN v_token;
 END
 $$;
@@ -71,6 +72,7 @@ BEGIN
     END IF;
     UPDATE auth.api_tokens AS t SET revoked_at = pg_catalog.now()
     WHERE t.id = $1 AND t.revoked_at IS NULL;
+    PERFORM auth_private._audit('api_token_revoked', NULL, NULL, $1, pg_catalog.jsonb_build_object('by', auth_private._invoking_role())) WHERE FOUND;
     RETURN FOUND;
 END
 $$;

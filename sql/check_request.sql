@@ -5,10 +5,12 @@
 --     once, after one read of request.jwt.claims and three substring tests;
 --   * `tid` (API token): the row in auth.api_tokens must exist, be unrevoked and unexpired;
 --   * `key_id` (JWT from exchange_api_key): the key must exist, be enabled and unexpired;
---   * `sid` (login session), when auth.check_sessions is on: the session must be live;
+--   * `sid` (login session), when auth.check_sessions is on: the session must be live
+--     (auth_private._live: not revoked, expired or timed out);
 --   * with auth.proxy_secret set, `tid` and `key_id` requests must carry it in x-proxy-secret.
--- Every refusal is PT401 (HTTP 401). last_used_at is recorded at most once a minute per
--- credential, never in a READ ONLY transaction (GET, HEAD) and never blocking on a row lock.
+-- Every refusal is PT401 (HTTP 401). last_used_at (a session's last_seen_at) is recorded at most
+-- once a minute per credential, never in a READ ONLY transaction (GET, HEAD) and never blocking on
+-- a row lock.
 
 -- The fast path, run by every request. SECURITY INVOKER and without a SET clause, which would
 -- cost more than the whole check; it only reads a setting and calls one schema-qualified
@@ -69,10 +71,11 @@ BEGIN
     END IF;
 
     IF m.sid IS NOT NULL AND auth_private._setting('check_sessions')::boolean THEN
-        PERFORM FROM auth.sessions AS s WHERE s.id = m.sid AND auth_private._live(s);
+        SELECT s.last_seen_at INTO r FROM auth.sessions AS s WHERE s.id = m.sid AND auth_private._live(s);
         IF NOT FOUND THEN
             RAISE SQLSTATE 'PT401' USING MESSAGE = 'session ended: log in again';
         END IF;
+        PERFORM auth_private._record_use('session', m.sid, r.last_seen_at);
     END IF;
 END
 $$;

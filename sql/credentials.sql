@@ -58,10 +58,10 @@ AS $$
        AND pg_catalog.current_setting('transaction_isolation') = 'read committed'
 $$;
 
--- Records that an API token ('token') or API key ('key') was used, the one rule for
--- last_used_at: at most once a minute (`seen` is the value the caller read), only when
--- auth_private._may_record_use(), and never waiting for a row lock (a concurrent request that
--- holds it records the same minute).
+-- Records that an API token ('token'), API key ('key') or login session ('session') was used, the
+-- one rule for last_used_at (a session's last_seen_at): at most once a minute (`seen` is the
+-- value the caller read), only when auth_private._may_record_use(), and never waiting for a row
+-- lock (a concurrent request that holds it records the same minute).
 CREATE FUNCTION auth_private._record_use(kind text, id uuid, seen timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -82,8 +82,13 @@ BEGIN
         WHERE a.id = (SELECT b.id FROM auth.api_keys AS b
                       WHERE b.id = $2 AND (b.last_used_at IS NULL OR b.last_used_at <= v_stale)
                       FOR UPDATE SKIP LOCKED);
+    ELSIF kind = 'session' THEN
+        UPDATE auth.sessions AS s SET last_seen_at = pg_catalog.now()
+        WHERE s.id = (SELECT o.id FROM auth.sessions AS o
+                      WHERE o.id = $2 AND o.last_seen_at <= v_stale
+                      FOR NO KEY UPDATE SKIP LOCKED);
     ELSE
-        RAISE SQLSTATE '22023' USING MESSAGE = 'kind must be ''token'' or ''key''';
+        RAISE SQLSTATE '22023' USING MESSAGE = 'kind must be ''token'', ''key'' or ''session''';
     END IF;
 END
 $$;

@@ -9,9 +9,13 @@
 -- (Prefer: tx=rollback), each answers the same refusal (25006, HTTP 405) before it reads any
 -- argument, because what it would record (a failure, a spent token) would not be kept.
 
--- A session is live iff revoked_at IS NULL AND expires_at > now() (auth_private._live).
--- expires_at moves forward to the newest refresh token's expiry at each rotation (a sliding
--- session).
+-- A session is live iff revoked_at IS NULL, expires_at > now(), and neither
+-- auth.session_max_lifetime (from created_at) nor auth.session_idle_timeout (from last_seen_at)
+-- has passed: auth_private._live, the one definition every path uses. expires_at moves forward to
+-- the newest refresh token's expiry at each rotation (a sliding session). last_seen_at is set at
+-- login and by every refresh, and by the request hook at most once a minute (never in a READ ONLY
+-- transaction). ended_reason says why revoked_at was set. The columns after revoked_at came with
+-- 0.2.0 (an updated database appends them, so a fresh install has them last too).
 CREATE TABLE auth.sessions (
     id           uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     username     text        NOT NULL REFERENCES auth.users (username)
@@ -19,11 +23,19 @@ CREATE TABLE auth.sessions (
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     refreshed_at timestamptz,
     expires_at   timestamptz NOT NULL,
-    revoked_at   timestamptz
+    revoked_at   timestamptz,
+    last_seen_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    user_agent   text,
+    client_ip    inet,
+    method       text        NOT NULL DEFAULT 'password',
+    ended_reason text
 );
 CREATE INDEX sessions_username_idx ON auth.sessions (username);
 COMMENT ON TABLE auth.sessions IS
-    'Login sessions; live iff revoked_at IS NULL AND expires_at > now(). The access token''s sid is the id.';
+    'Login sessions; live iff auth_private._live (not revoked, not expired, not timed out). The access token''s sid is the id.';
+COMMENT ON COLUMN auth.sessions.method IS 'How the session was authenticated: password.';
+COMMENT ON COLUMN auth.sessions.ended_reason IS
+    'Why revoked_at was set: logout, ended_by_user, password_changed, revoked, refresh_reuse, idle_timeout, max_lifetime.';
 
 -- A SHA-256 digest: 32 bytes. A domain rather than a CHECK on the table: PostgreSQL rebuilds a
 -- table's CHECK expressions in every statement that writes the table and evaluates them on every
@@ -49,14 +61,18 @@ COMMENT ON TABLE auth.refresh_tokens IS
     'Refresh tokens as SHA-256 hashes; spent_at is set when the token is rotated.';
 
 -- One row per failed password check (login, change_password), kept for auth.lockout_window.
--- username is the name as typed, cut to 257 characters (auth_private._throttle_key).
+-- username is the name as typed, cut to 257 characters (auth_private._throttle_key); client_ip
+-- the client's address when auth.client_ip_header reports one (0.2.0; appended).
 CREATE TABLE auth.login_failures (
     id        uuid        PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     username  text        NOT NULL,
-    failed_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    failed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    client_ip inet
 );
 CREATE INDEX login_failures_username_idx ON auth.login_failures (username, failed_at);
 CREATE INDEX login_failures_failed_at_idx ON auth.login_failures (failed_at);
+CREATE INDEX login_failures_client_ip_idx ON auth.login_failures (client_ip, failed_at)
+    WHERE client_ip IS NOT NULL;
 COMMENT ON TABLE auth.login_failures IS
     'Failed password checks within auth.lockout_window, for throttling (HTTP 429).';
 
@@ -81,10 +97,40 @@ COMMENT ON TABLE auth_private.login_locks IS
 -- _refresh_token_hash(text) are Rust (src/sessions.rs): the first is the whole answer of a
 -- successful login or refresh (access token, cookies, Cache-Control, result).
 
--- The one definition of a live session.
+-- The one definition of a live session: not revoked, not expired, and neither timeout passed
+-- (auth_private._session_timeout, Rust: auth.session_max_lifetime from created_at,
+-- auth.session_idle_timeout from last_seen_at). Login, refresh, logout, the caller's identity,
+-- my_sessions, end_my_session and the request hook all decide by it.
 CREATE FUNCTION auth_private._live(s auth.sessions) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT s.revoked_at IS NULL AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() $$;
+AS $$
+    SELECT s.revoked_at IS NULL AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+       AND auth_private._session_timeout(s.created_at, s.last_seen_at) IS NULL
+$$;
+
+-- Ends session `id` when a timeout ended it (revoked_at = now(), ended_reason = the timeout) and
+-- records the event; nothing otherwise. The request hook refuses a timed-out session but cannot
+-- record anything (its refusal rolls the request back): refresh_token and purge_sessions do.
+CREATE FUNCTION auth_private._end_timed_out_session(id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_username text;
+    v_reason text;
+BEGIN
+    UPDATE auth.sessions s
+    SET revoked_at = pg_catalog.now(),
+        ended_reason = auth_private._session_timeout(s.created_at, s.last_seen_at)
+    WHERE s.id = $1 AND s.revoked_at IS NULL
+      AND auth_private._session_timeout(s.created_at, s.last_seen_at) IS NOT NULL
+    RETURNING s.username, s.ended_reason INTO v_username, v_reason;
+    IF FOUND THEN
+        PERFORM auth_private._audit('session_timed_out', v_username, $1, NULL,
+                                    pg_catalog.jsonb_build_object('reason', v_reason));
+    END IF;
+END
+$$;
 
 -- The throttle key of a username as typed.
 CREATE FUNCTION auth_private._throttle_key(username text) RETURNS text
@@ -123,42 +169,69 @@ BEGIN
 END
 $$;
 
--- The throttle, shared by every function that checks a password. When `key` has
--- auth.max_failed_logins failures within auth.lockout_window: a Retry-After header (seconds until
--- the oldest of those failures leaves the window) and the 429 answer; NULL otherwise. Call it
--- holding auth_private._lock_user's lock.
+-- The throttle, shared by every function that checks a password, with two counts within
+-- auth.lockout_window, C the client's address (auth_private._request_client_ip, NULL when
+-- auth.client_ip_header reports none):
+--   * failures of `key` from C (every address unknown counting as one): at
+--     auth.max_failed_logins, 429. With no address known this is the count per username alone;
+--     with one, failures from other addresses do not count, so guesses from one address cannot
+--     lock the user out of every other;
+--   * when C is known, failures from C whatever the username: at auth.max_failed_logins_per_ip,
+--     429 (one password tried against many usernames).
+-- The 429 carries a Retry-After header (seconds until the oldest of the failures counted leaves
+-- the window) and is recorded in the audit log; NULL when neither count is reached. Call it
+-- holding auth_private._lock_user's lock (which serializes attempts per username; the count per
+-- address may be passed by as many attempts as run at once).
 CREATE FUNCTION auth_private._throttled(key text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_window interval := pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    v_ip inet := auth_private._request_client_ip();
     v_nth timestamptz;
+    v_scope text;
+    v_retry bigint;
 BEGIN
     SELECT f.failed_at INTO v_nth
     FROM auth.login_failures f
-    WHERE f.username = $1 AND f.failed_at > pg_catalog.now() - v_window
+    WHERE f.username = $1 AND f.client_ip IS NOT DISTINCT FROM v_ip
+      AND f.failed_at > pg_catalog.now() - v_window
     ORDER BY f.failed_at DESC
     OFFSET auth_private._setting('max_failed_logins')::integer - 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF FOUND THEN
+        v_scope := 'username';
+    ELSIF v_ip IS NOT NULL THEN
+        SELECT f.failed_at INTO v_nth
+        FROM auth.login_failures f
+        WHERE f.client_ip = v_ip AND f.failed_at > pg_catalog.now() - v_window
+        ORDER BY f.failed_at DESC
+        OFFSET auth_private._setting('max_failed_logins_per_ip')::integer - 1 LIMIT 1;
+        IF FOUND THEN
+            v_scope := 'client_ip';
+        END IF;
+    END IF;
+    IF v_scope IS NULL THEN
         RETURN NULL;
     END IF;
-    PERFORM auth_private._add_response_headers(pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-        'Retry-After',
-        greatest(1, pg_catalog.ceil(pg_catalog.date_part('epoch',
-            v_nth + v_window - pg_catalog.now())))::bigint::text)));
+    v_retry := greatest(1, pg_catalog.ceil(pg_catalog.date_part('epoch', v_nth + v_window - pg_catalog.now())));
+    PERFORM auth_private._add_response_headers(pg_catalog.jsonb_build_array(
+        pg_catalog.jsonb_build_object('Retry-After', v_retry::text)));
+    PERFORM auth_private._audit('login_throttled', $1, NULL, NULL,
+                                pg_catalog.jsonb_build_object('scope', v_scope, 'retry_after', v_retry));
     RETURN auth_private._error_response(429, 'Too many failed logins, try again later');
 END
 $$;
 
--- Records a failed password check of `key` (and prunes failures that left the window), then
--- answers 401 with `message`, without raising so that the record commits.
+-- Records a failed password check of `key` from the client's address (and prunes failures that
+-- left the window), then answers 401 with `message`, without raising so that the record commits.
 CREATE FUNCTION auth_private._password_refused(key text, message text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    INSERT INTO auth.login_failures (username, failed_at) VALUES ($1, pg_catalog.now());
+    INSERT INTO auth.login_failures (username, failed_at, client_ip)
+    VALUES ($1, pg_catalog.now(), auth_private._request_client_ip());
     DELETE FROM auth.login_failures f
     WHERE f.failed_at <= pg_catalog.now()
         - pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
@@ -166,7 +239,8 @@ BEGIN
 END
 $$;
 
--- Starts a session: the session row, its first refresh token, the cookies, the result.
+-- Starts a session after a password check: the session row (with the client's user agent, cut to
+-- 512 characters, and address), its first refresh token, the audit row, the cookies, the result.
 CREATE FUNCTION auth_private._start_session(username text, role name) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -176,11 +250,14 @@ DECLARE
     v_session uuid;
     v_refresh text := auth_private._new_refresh_token();
 BEGIN
-    INSERT INTO auth.sessions (username, expires_at)
-    VALUES ($1, pg_catalog.now() + v_ttl)
+    INSERT INTO auth.sessions (username, expires_at, user_agent, client_ip, method)
+    VALUES ($1, pg_catalog.now() + v_ttl, pg_catalog.left(auth_private._request_header('user-agent'), 512),
+            auth_private._request_client_ip(), 'password')
     RETURNING id INTO v_session;
     INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
     VALUES (v_session, auth_private._refresh_token_hash(v_refresh), pg_catalog.now() + v_ttl);
+    PERFORM auth_private._audit('login_succeeded', $1, v_session, NULL,
+                                pg_catalog.jsonb_build_object('method', 'password'));
     RETURN auth_private._session_response(v_session, $1, $2, v_refresh);
 END
 $$;
@@ -244,10 +321,11 @@ $$;
 --   {"code": "PT401", "message": "Invalid user or password", ...}; the failure is recorded and the
 --   transaction commits. Unknown users cost one check of a dummy hash of the configured
 --   algorithm, like known ones.
--- Throttled: when the username has auth.max_failed_logins failures within auth.lockout_window,
+-- Throttled (auth_private._throttled: per username and client address, and per address):
 --   response.status = 429, a Retry-After header and {"code": "PT429", ...}, without checking the
 --   password. Unknown usernames are throttled alike, so a 429 says nothing about existence.
---   Refused attempts are not recorded.
+--   Refused attempts are not counted. A success clears the username's failures from the same
+--   address. Each outcome is recorded in auth.audit_log.
 -- Read-only transaction (GET, HEAD) or Prefer: tx=rollback: 25006 (HTTP 405) before anything.
 -- Bad arguments (NULL, empty or over-72-byte password): raised, SQLSTATE 22023 (HTTP 400).
 -- Attempts for one username are serialized (auth_private._lock_user), and the user's row stays
@@ -273,13 +351,16 @@ BEGIN
         RETURN v_answer;
     END IF;
     IF NOT auth_private._login_password_matches($2, v_user.password) THEN
+        PERFORM auth_private._audit('login_failed', v_key, NULL, NULL,
+                                    pg_catalog.jsonb_build_object('user_exists', v_user.username IS NOT NULL));
         RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
     IF auth_private._password_needs_rehash(v_user.password) THEN
         UPDATE auth.users u SET password = auth_private._hash_to_store($2)
         WHERE u.username = v_user.username;
     END IF;
-    DELETE FROM auth.login_failures f WHERE f.username = v_key;
+    DELETE FROM auth.login_failures f
+    WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
     RETURN auth_private._start_session(v_user.username, v_user.role);
 END
 $$;
@@ -307,8 +388,9 @@ $$;
 --   the first refresh set stays the one live token.
 -- A token spent longer ago (reuse: a copy was stolen, or replayed): the whole session is revoked
 --   and the answer is 401. Not raised, so the revocation commits.
--- No token, unknown, expired, or its session revoked or expired, or the refresh cookie sent twice
---   (cookie tossing): 401.
+-- No token, unknown, expired, or its session revoked, expired or timed out (a timeout is then
+--   recorded: auth_private._end_timed_out_session), or the refresh cookie sent twice (cookie
+--   tossing): 401. A rotation, a grace answer and a detected reuse are recorded in auth.audit_log.
 -- Every 401 here is response.status = 401, the body {"code": "PT401", "message": "Invalid or
 -- expired refresh token", ...} and both cookies cleared.
 -- Read-only transaction (GET, HEAD) or Prefer: tx=rollback: 25006 (HTTP 405) before anything, so
@@ -351,16 +433,19 @@ BEGIN
         UPDATE auth.sessions s
         SET expires_at = pg_catalog.now()
                 + pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer),
-            refreshed_at = pg_catalog.now()
+            refreshed_at = pg_catalog.now(),
+            last_seen_at = pg_catalog.now()
         FROM auth.users u
         WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
         RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
         IF NOT FOUND THEN
+            PERFORM auth_private._end_timed_out_session(v_session);
             RETURN auth_private._refresh_refused();
         END IF;
         v_new := auth_private._new_refresh_token();
         INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
         VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
+        PERFORM auth_private._audit('refresh', v_username, v_session);
         RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
     END IF;
 
@@ -377,26 +462,32 @@ BEGIN
     WHERE s.id = v_session AND auth_private._live(s)
     FOR NO KEY UPDATE OF s;
     IF NOT FOUND THEN
+        PERFORM auth_private._end_timed_out_session(v_session);
         RETURN auth_private._refresh_refused();
     END IF;
     IF pg_catalog.now() < v_spent_at
             + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
+        PERFORM auth_private._audit('refresh', v_username, v_session, NULL, '{"grace": true}');
         RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
     END IF;
-    UPDATE auth.sessions s SET revoked_at = pg_catalog.now() WHERE s.id = v_session;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'refresh_reuse'
+    WHERE s.id = v_session;
+    PERFORM auth_private._audit('refresh_reuse_detected', v_username, v_session);
     RETURN auth_private._refresh_refused();
 END
 $$;
 COMMENT ON FUNCTION auth.refresh_token(text) IS
     'Rotates the refresh token (cookie or argument) and sets both cookies; reuse after auth.refresh_reuse_interval revokes the session; 401 through response.status.';
 
--- POST /rpc/logout, or {"scope": "global"}.
+-- POST /rpc/logout, or {"scope": "global"} or {"scope": "others"}.
 --
--- Clears both cookies (empty value, Max-Age=0) and revokes the live sessions the request proves
--- it holds (auth_private._request_sessions: its refresh_token cookie, its own access token from
--- the Authorization header or the access_token cookie, expired or not). 'local' revokes those
--- sessions; 'global' every session of their users. Credentials of an ended session prove
--- nothing. Always succeeds (HTTP 204) once the scope is valid, also when no session is found.
+-- Revokes live sessions by what the request proves it holds (auth_private._request_sessions: its
+-- refresh_token cookie, its own access token from the Authorization header or the access_token
+-- cookie, expired or not): 'local' those sessions; 'global' every session of their users;
+-- 'others' every session of their users but those. 'local' and 'global' clear both cookies
+-- (empty value, Max-Age=0); 'others' keeps them (the current session goes on). Credentials of an
+-- ended session prove nothing. Always succeeds (HTTP 204) once the scope is valid, also when no
+-- session is found. Each session ended is recorded in auth.audit_log with the scope.
 -- Read-only transaction or Prefer: tx=rollback: 25006 (HTTP 405); a bad or NULL scope: 22023.
 CREATE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -404,15 +495,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_sids uuid[];
+    r record;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
-    IF $1 IS NULL OR $1 NOT IN ('local', 'global') THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'' or ''global''';
+    IF $1 IS NULL OR $1 NOT IN ('local', 'global', 'others') THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'', ''global'' or ''others''';
     END IF;
     v_sids := auth_private._request_sessions();
     IF $1 = 'local' THEN
-        UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
-        WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL;
+        FOR r IN
+            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
+            WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL
+            RETURNING s.id, s.username
+        LOOP
+            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
+        END LOOP;
     ELSE
         -- Lock the users first, as password checks do: a login in flight commits its session
         -- before this revokes it, or starts after.
@@ -420,15 +517,23 @@ BEGIN
         WHERE u.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
         ORDER BY u.username
         FOR NO KEY UPDATE;
-        UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
-        WHERE s.revoked_at IS NULL
-          AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids));
+        FOR r IN
+            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
+            WHERE s.revoked_at IS NULL
+              AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+              AND ($1 = 'global' OR s.id <> ALL (v_sids))
+            RETURNING s.id, s.username
+        LOOP
+            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
+        END LOOP;
     END IF;
-    PERFORM auth_private._clear_session_cookies();
+    IF $1 <> 'others' THEN
+        PERFORM auth_private._clear_session_cookies();
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION auth.logout(text) IS
-    'Clears the session cookies and revokes the current session (''local'') or all sessions of its user (''global'').';
+    'Revokes the current session (''local'', clearing the session cookies), all sessions of its user (''global'', clearing them) or all but the current one (''others'').';
 
 -- POST /rpc/change_password {"current": ..., "new": ...}, by a logged-in user.
 --
@@ -475,20 +580,85 @@ BEGIN
         RETURN v_answer;
     END IF;
     IF NOT auth_private._login_password_matches($1, v_user.password) THEN
+        PERFORM auth_private._audit('password_change_failed', v_user.username, v_caller.session_id);
         RETURN auth_private._password_refused(v_key, 'Wrong current password');
     END IF;
     UPDATE auth.users u SET password = auth_private._hash_to_store($2)
     WHERE u.username = v_user.username;
-    UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'password_changed'
     WHERE s.username = v_user.username AND s.revoked_at IS NULL
       AND s.id IS DISTINCT FROM v_caller.session_id;
     GET DIAGNOSTICS v_revoked = ROW_COUNT;
-    DELETE FROM auth.login_failures f WHERE f.username = v_key;
+    DELETE FROM auth.login_failures f
+    WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
+    PERFORM auth_private._audit('password_changed', v_user.username, v_caller.session_id, NULL,
+                                pg_catalog.jsonb_build_object('revoked_sessions', v_revoked));
     RETURN pg_catalog.jsonb_build_object('username', v_user.username, 'revoked_sessions', v_revoked);
 END
 $$;
 COMMENT ON FUNCTION auth.change_password(text, text) IS
     'Changes the logged-in user''s password (checking the current one under the login throttle) and revokes their other sessions.';
+
+-- GET or POST /rpc/my_sessions, by a logged-in user: the caller's live sessions (the user the
+-- caller's own verified access token names, as for change_password), newest first, with
+-- "current" true for the token's own session. No secret: no token, no hash. Raised: PT401
+-- 'Not logged in' (no verified token, or its session ended). STABLE: also over GET.
+CREATE FUNCTION auth.my_sessions()
+RETURNS TABLE (id uuid, created_at timestamptz, last_seen_at timestamptz, expires_at timestamptz,
+               user_agent text, client_ip inet, method text, "current" boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_caller record;
+BEGIN
+    SELECT * INTO v_caller FROM auth_private._caller_session();
+    IF v_caller.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    RETURN QUERY
+        SELECT s.id, s.created_at, s.last_seen_at, s.expires_at, s.user_agent, s.client_ip, s.method,
+               s.id IS NOT DISTINCT FROM v_caller.session_id
+        FROM auth.sessions s
+        WHERE s.username = v_caller.username AND auth_private._live(s)
+        ORDER BY s.created_at DESC, s.id;
+END
+$$;
+COMMENT ON FUNCTION auth.my_sessions() IS
+    'The logged-in caller''s live sessions (id, times, user agent, client address, method, current); no secrets.';
+
+-- POST /rpc/end_my_session {"id": ...}, by a logged-in user (identified as by my_sessions): ends
+-- that session when it is one of the caller's live sessions (the current one included) and
+-- answers true; false for any other id — unknown, ended, or another user's, alike, so the answer
+-- tells nothing about sessions that are not the caller's. Raised: PT401 'Not logged in'; 22023
+-- for NULL; 25006 (HTTP 405) in a read-only transaction or with Prefer: tx=rollback.
+CREATE FUNCTION auth.end_my_session(id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_caller record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_caller FROM auth_private._caller_session();
+    IF v_caller.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'ended_by_user'
+    WHERE s.id = $1 AND s.username = v_caller.username AND auth_private._live(s);
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM auth_private._audit('session_ended', v_caller.username, $1, NULL,
+                                pg_catalog.jsonb_build_object('by_session', v_caller.session_id));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.end_my_session(uuid) IS
+    'Ends one of the logged-in caller''s own live sessions; false for any other id (unknown, ended or another user''s alike).';
 
 -- Revokes every live session of a user (for administrators, e.g. after resetting a password by
 -- UPDATE auth.users). Locks the user's row first, so a login in flight commits its session before
@@ -506,25 +676,32 @@ BEGIN
         RAISE SQLSTATE '22023' USING MESSAGE = 'username must not be NULL';
     END IF;
     PERFORM FROM auth.users u WHERE u.username = $1 FOR NO KEY UPDATE;
-    UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'revoked'
     WHERE s.username = $1 AND s.revoked_at IS NULL;
     GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM auth_private._audit('sessions_revoked', $1, NULL, NULL, pg_catalog.jsonb_build_object(
+        'revoked_sessions', v_count, 'by', auth_private._invoking_role()));
     RETURN v_count;
 END
 $$;
 
--- Housekeeping (run it from cron or pg_cron as the extension owner): deletes sessions that ended
--- (revoked or expired) more than `older_than` ago with their refresh tokens, refresh tokens expired
--- more than `older_than` ago, and failed logins outside auth.lockout_window. Returns the number of
--- sessions deleted. A deleted session is as dead as a revoked one for every check.
+-- Housekeeping (run it from cron or pg_cron as the extension owner): ends the sessions a timeout
+-- ended unnoticed (recording why), deletes sessions that ended (revoked or expired) more than
+-- `older_than` ago with their refresh tokens, refresh tokens expired more than `older_than` ago,
+-- failed logins outside auth.lockout_window, and audit rows older than auth.audit_retention
+-- (unless 0). Returns the number of sessions deleted. A deleted session is as dead as a revoked
+-- one for every check.
 CREATE FUNCTION auth.purge_sessions(older_than interval DEFAULT '7 days') RETURNS integer
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_cutoff timestamptz := pg_catalog.now() - $1;
+    v_retention integer := auth_private._setting('audit_retention')::integer;
     v_count integer;
 BEGIN
+    PERFORM auth_private._end_timed_out_session(s.id) FROM auth.sessions s
+    WHERE s.revoked_at IS NULL AND auth_private._session_timeout(s.created_at, s.last_seen_at) IS NOT NULL;
     DELETE FROM auth.sessions s
     WHERE least(s.revoked_at, s.expires_at) < v_cutoff;
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -532,13 +709,18 @@ BEGIN
     DELETE FROM auth.login_failures f
     WHERE f.failed_at <= pg_catalog.now()
         - pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    IF v_retention > 0 THEN
+        DELETE FROM auth.audit_log a
+        WHERE a.at < pg_catalog.now() - pg_catalog.make_interval(secs => v_retention);
+    END IF;
     RETURN v_count;
 END
 $$;
 
 -- One call to set up PostgREST's roles: USAGE on schema auth, and EXECUTE on
 --   login, refresh_token, logout                          for the anonymous role;
---   refresh_token, logout, change_password               for each authenticated role
+--   refresh_token, logout, change_password, my_sessions, end_my_session
+--                                                         for each authenticated role
 -- (refresh_token too, because a client that sends its access token in Authorization runs as that
 -- role). Neither may be PUBLIC. Run as the extension owner (a superuser).
 CREATE FUNCTION auth.grant_session_access(anon_role name, authenticated_roles name[] DEFAULT '{}')
@@ -566,10 +748,11 @@ BEGIN
         END IF;
         EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA auth TO %I', v_role);
         EXECUTE pg_catalog.format(
-            'GRANT EXECUTE ON FUNCTION auth.refresh_token(text), auth.logout(text), auth.change_password(text, text) TO %I',
+            'GRANT EXECUTE ON FUNCTION auth.refresh_token(text), auth.logout(text), auth.change_password(text, text), '
+            'auth.my_sessions(), auth.end_my_session(uuid) TO %I',
             v_role);
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION auth.grant_session_access(name, name[]) IS
-    'Grants PostgREST''s anonymous role login/refresh_token/logout and authenticated roles refresh_token/logout/change_password.';
+    'Grants PostgREST''s anonymous role login/refresh_token/logout and authenticated roles refresh_token/logout/change_password/my_sessions/end_my_session.';

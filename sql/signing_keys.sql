@@ -102,6 +102,8 @@ BEGIN
     SELECT * INTO k FROM auth_private._generate_signing_key(alg);
     INSERT INTO auth_private.signing_keys (kid, alg, state, origin, public_jwk, sealed_key)
     VALUES (k.kid, create_signing_key.alg, 'standby', 'generated', k.public_jwk, k.sealed_key);
+    PERFORM auth_private._audit('signing_key_created', NULL, NULL, NULL, pg_catalog.jsonb_build_object(
+        'kid', k.kid, 'alg', create_signing_key.alg, 'state', 'standby', 'by', auth_private._invoking_role()));
     RETURN k.kid;
 END
 $$;
@@ -114,6 +116,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     k auth_private.signing_keys := auth_private._signing_key(kid);
+    v_previous text;
 BEGIN
     IF k.origin = 'imported' THEN
         RAISE SQLSTATE '22023' USING MESSAGE =
@@ -127,10 +130,14 @@ BEGIN
     PERFORM auth_private._check_signing_key(k.kid, k.alg, k.sealed_key);
     UPDATE auth_private.signing_keys AS s
     SET state = 'previous', deactivated_at = pg_catalog.now()
-    WHERE s.state = 'active';
+    WHERE s.state = 'active'
+    RETURNING s.kid INTO v_previous;
     UPDATE auth_private.signing_keys AS s
     SET state = 'active', activated_at = pg_catalog.now(), deactivated_at = NULL
     WHERE s.kid = k.kid;
+    PERFORM auth_private._audit('signing_key_activated', NULL, NULL, NULL, pg_catalog.jsonb_build_object(
+        'kid', k.kid, 'alg', k.alg, 'from_state', k.state, 'previous_kid', v_previous,
+        'by', auth_private._invoking_role()));
 END
 $$;
 COMMENT ON FUNCTION auth.activate_signing_key(text) IS
@@ -153,6 +160,8 @@ BEGIN
     UPDATE auth_private.signing_keys AS s
     SET state = 'retired', retired_at = pg_catalog.now(), sealed_key = NULL
     WHERE s.kid = k.kid;
+    PERFORM auth_private._audit('signing_key_retired', NULL, NULL, NULL, pg_catalog.jsonb_build_object(
+        'kid', k.kid, 'alg', k.alg, 'from_state', k.state, 'by', auth_private._invoking_role()));
 END
 $$;
 COMMENT ON FUNCTION auth.retire_signing_key(text) IS
@@ -176,6 +185,8 @@ BEGIN
     END IF;
     INSERT INTO auth_private.signing_keys (kid, alg, state, origin, public_jwk)
     VALUES (k.kid, k.alg, 'previous', 'imported', k.public_jwk);
+    PERFORM auth_private._audit('verification_key_imported', NULL, NULL, NULL, pg_catalog.jsonb_build_object(
+        'kid', k.kid, 'alg', k.alg, 'state', 'previous', 'by', auth_private._invoking_role()));
     RETURN k.kid;
 END
 $$;

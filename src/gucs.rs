@@ -73,6 +73,11 @@ pub static COOKIE_SECURE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static TOKENS_IN_BODY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static MAX_FAILED_LOGINS: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static LOCKOUT_WINDOW: GucSetting<i32> = GucSetting::<i32>::new(15 * 60);
+pub static MAX_FAILED_LOGINS_PER_IP: GucSetting<i32> = GucSetting::<i32>::new(50);
+pub static CLIENT_IP_HEADER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static SESSION_IDLE_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static SESSION_MAX_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static AUDIT_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(90 * 24 * 3600);
 
 pub static API_KEY_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(300);
 pub static CHECK_SESSIONS: GucSetting<bool> = GucSetting::<bool>::new(true);
@@ -448,6 +453,44 @@ pub fn init() {
         GucFlags::UNIT_S,
     );
     int(
+        c"auth.max_failed_logins_per_ip",
+        c"Failed logins from one client address (auth.client_ip_header) within auth.lockout_window before further attempts from it get 429.",
+        &MAX_FAILED_LOGINS_PER_IP,
+        1,
+        100_000,
+        GucFlags::default(),
+    );
+    string(
+        c"auth.client_ip_header",
+        c"Request header in which the trusted proxy reports the client address (its rightmost element), e.g. x-forwarded-for; empty: none.",
+        &CLIENT_IP_HEADER,
+        GucFlags::default(),
+    );
+    int(
+        c"auth.session_idle_timeout",
+        c"A session not seen for this long ends (0: off).",
+        &SESSION_IDLE_TIMEOUT,
+        0,
+        366 * 24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.session_max_lifetime",
+        c"A session ends this long after login, however active (0: off).",
+        &SESSION_MAX_LIFETIME,
+        0,
+        3660 * 24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.audit_retention",
+        c"How long purge_sessions keeps rows of auth.audit_log (0: for ever).",
+        &AUDIT_RETENTION,
+        0,
+        3660 * 24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
         c"auth.api_key_token_ttl",
         c"Lifetime of JWTs returned by exchange_api_key.",
         &API_KEY_TOKEN_TTL,
@@ -721,6 +764,22 @@ pub fn max_failed_logins() -> i32 {
 pub fn lockout_window() -> i32 {
     LOCKOUT_WINDOW.get()
 }
+pub fn max_failed_logins_per_ip() -> i32 {
+    MAX_FAILED_LOGINS_PER_IP.get()
+}
+/// The header named by `auth.client_ip_header`, lower-cased as `request.headers` has it.
+pub fn client_ip_header() -> Option<String> {
+    text(&CLIENT_IP_HEADER).map(|h| h.to_ascii_lowercase())
+}
+pub fn session_idle_timeout() -> i32 {
+    SESSION_IDLE_TIMEOUT.get()
+}
+pub fn session_max_lifetime() -> i32 {
+    SESSION_MAX_LIFETIME.get()
+}
+pub fn audit_retention() -> i32 {
+    AUDIT_RETENTION.get()
+}
 pub fn api_key_token_ttl() -> i32 {
     API_KEY_TOKEN_TTL.get()
 }
@@ -753,6 +812,10 @@ pub fn setting_text(name: &str) -> Option<String> {
         "tokens_in_body" => tokens_in_body().to_string(),
         "max_failed_logins" => max_failed_logins().to_string(),
         "lockout_window" => lockout_window().to_string(),
+        "max_failed_logins_per_ip" => max_failed_logins_per_ip().to_string(),
+        "session_idle_timeout" => session_idle_timeout().to_string(),
+        "session_max_lifetime" => session_max_lifetime().to_string(),
+        "audit_retention" => audit_retention().to_string(),
         "api_key_token_ttl" => api_key_token_ttl().to_string(),
         "check_sessions" => check_sessions().to_string(),
         "proxy_secret_set" => proxy_secret().is_some().to_string(),

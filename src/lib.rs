@@ -63,10 +63,20 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
+    "../sql/audit.sql",
+    name = "audit",
+    requires = [
+        "credentials",
+        request::_request_header,
+        sessions::_request_client_ip
+    ]
+);
+extension_sql_file!(
     "../sql/api_tokens.sql",
     name = "api_tokens",
     requires = [
         "credentials",
+        "audit",
         api_tokens::_sign_api_token,
         api_tokens::_invoking_role,
         check_request::_valid_credential_name,
@@ -78,6 +88,7 @@ extension_sql_file!(
     name = "api_keys",
     requires = [
         "credentials",
+        "audit",
         api_keys::_new_api_key,
         api_keys::_api_key_hash,
         api_keys::_sign_api_key_token,
@@ -105,6 +116,9 @@ extension_sql_file!(
     name = "sessions",
     requires = [
         "users",
+        "audit",
+        sessions::_session_timeout,
+        sessions::_request_client_ip,
         jwt::jwt_sign,
         jwt::_setting,
         passwords::_check_password,
@@ -138,6 +152,7 @@ extension_sql_file!(
     "../sql/signing_keys.sql",
     name = "signing_keys",
     requires = [
+        "audit",
         jwt::_setting,
         keys::_valid_kid,
         keys::_valid_signing_alg,

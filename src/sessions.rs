@@ -148,3 +148,32 @@ fn _refresh_token_hash(token: &str) -> Vec<u8> {
 fn _signed_claims_ignoring_time(token: &str) -> Option<JsonB> {
     crate::jwt::signed_claims_ignoring_time(token).map(|c| JsonB(Value::Object(c)))
 }
+
+/// The client address of the current request, as the trusted proxy reports it in the header
+/// named by `auth.client_ip_header` (its rightmost element, [`auth_core::session::client_ip`]).
+/// NULL when the setting is unset, or the header is absent or not an address.
+#[pg_extern(stable, parallel_safe, schema = "auth_private")]
+fn _request_client_ip() -> Option<pgrx::Inet> {
+    let name = gucs::client_ip_header()?;
+    let value = crate::request::header(&name)?;
+    auth_core::session::client_ip(&value).map(|ip| pgrx::Inet(ip.to_string()))
+}
+
+/// Why a session created at `created_at` and last seen at `last_seen_at` has ended by itself at
+/// `now()` under `auth.session_max_lifetime` and `auth.session_idle_timeout`:
+/// `'max_lifetime'`, `'idle_timeout'`, or NULL while neither has passed (or both are off). Part
+/// of the one definition of a live session, `auth_private._live`.
+#[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
+fn _session_timeout(
+    created_at: pgrx::datum::TimestampWithTimeZone,
+    last_seen_at: pgrx::datum::TimestampWithTimeZone,
+) -> Option<&'static str> {
+    let (idle, max) = (gucs::session_idle_timeout(), gucs::session_max_lifetime());
+    if idle <= 0 && max <= 0 {
+        return None;
+    }
+    // SAFETY: reads the backend's transaction start time, what now() returns.
+    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    auth_core::session::timeout(created_at.into(), last_seen_at.into(), now, idle, max)
+        .map(|t| t.reason())
+}

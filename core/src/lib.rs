@@ -16,6 +16,7 @@ pub mod password;
 pub mod request;
 pub mod role_path;
 pub mod secret;
+pub mod session;
 pub mod token;
 
 pub use algorithm::Algorithm;

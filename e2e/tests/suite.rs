@@ -67,6 +67,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         "change_password_with_stolen_token",
         scenarios::attacks::change_password_with_stolen_token,
     ),
+    (
+        "my_sessions_over_postgrest",
+        scenarios::my_sessions::my_sessions_over_postgrest,
+    ),
     ("dump_restore", scenarios::durability::dump_restore),
     (
         "extension_versions",

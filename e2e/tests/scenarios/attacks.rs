@@ -33,7 +33,7 @@ const NO_COMMIT: &str = "this function checks or changes credentials and needs a
                          commits: call it with POST, without Prefer: tx=rollback, outside a \
                          read-only transaction";
 
-fn add_user(db: &mut Client, user: &str, password: &str) {
+pub(super) fn add_user(db: &mut Client, user: &str, password: &str) {
     db.execute(
         "INSERT INTO auth.users (username, password, role) VALUES ($1, $2, 'member')",
         &[&user, &password],
@@ -51,14 +51,26 @@ fn failures(db: &mut Client, user: &str) -> i64 {
 
 /// POST /rpc/<name> with `Content-Profile: auth` and the extra headers, to `base` (PostgREST or
 /// a gateway).
-fn rpc(s: &Stack, base: &str, name: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
+pub(super) fn rpc(
+    s: &Stack,
+    base: &str,
+    name: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> Reply {
     let mut h = vec![("Content-Profile", "auth")];
     h.extend_from_slice(headers);
     s.http
         .post_json(&format!("{base}/rpc/{name}"), &h, &body.to_string())
 }
 
-fn login(s: &Stack, base: &str, user: &str, password: &str, headers: &[(&str, &str)]) -> Reply {
+pub(super) fn login(
+    s: &Stack,
+    base: &str,
+    user: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
     rpc(
         s,
         base,
@@ -69,14 +81,14 @@ fn login(s: &Stack, base: &str, user: &str, password: &str, headers: &[(&str, &s
 }
 
 /// A logged-in session: its access token, refresh token and session id.
-struct Session {
-    access: String,
-    refresh: String,
-    sid: String,
+pub(super) struct Session {
+    pub(super) access: String,
+    pub(super) refresh: String,
+    pub(super) sid: String,
 }
 
 #[track_caller]
-fn logged_in(r: &Reply) -> Session {
+pub(super) fn logged_in(r: &Reply) -> Session {
     r.expect(200);
     let access = r
         .set_cookie("access_token")
@@ -99,7 +111,7 @@ fn logged_in(r: &Reply) -> Session {
     }
 }
 
-fn session_live(db: &mut Client, sid: &str) -> bool {
+pub(super) fn session_live(db: &mut Client, sid: &str) -> bool {
     db.query_one(
         "SELECT revoked_at IS NULL AND expires_at > now() FROM auth.sessions WHERE id = $1::text::uuid",
         &[&sid],

@@ -9,5 +9,6 @@ pub mod concurrency;
 pub mod durability;
 pub mod jwt;
 pub mod keys;
+pub mod my_sessions;
 pub mod rls;
 pub mod session;
