@@ -260,6 +260,7 @@ DECLARE
     v_answer jsonb;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
     IF $1 IS NULL OR $2 IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
     END IF;
@@ -335,6 +336,7 @@ DECLARE
     v_new text;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
     v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
     IF v_token IS NULL THEN
         RETURN auth_private._refresh_refused();
@@ -403,6 +405,7 @@ DECLARE
     v_sids uuid[];
 BEGIN
     PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
     IF $1 IS NULL OR $1 NOT IN ('local', 'global') THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'' or ''global''';
     END IF;

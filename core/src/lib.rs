@@ -17,6 +17,7 @@ pub mod request;
 pub mod role_path;
 pub mod secret;
 pub mod token;
+pub mod token_cache;
 
 pub use algorithm::Algorithm;
 pub use error::AuthError;
