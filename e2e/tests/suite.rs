@@ -63,6 +63,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         "change_password_with_stolen_token",
         scenarios::attacks::change_password_with_stolen_token,
     ),
+    (
+        "cookie_auth_postgrest_alone",
+        scenarios::cookie_auth::cookie_auth_postgrest_alone,
+    ),
     ("dump_restore", scenarios::durability::dump_restore),
     (
         "extension_versions",
