@@ -1636,6 +1636,31 @@ BEGIN
 END
 $$;
 
+-- The hook calls its new helpers for every request: the roles granted it before this update are
+-- granted them too, as auth.grant_request_check now does. A GRANT inside an extension script is
+-- recorded as an initial privilege, so the record is set back to what a fresh install has (the
+-- owner's alone, after the REVOKE).
+REVOKE ALL ON FUNCTION
+    auth_private._cookie_claims(text), auth_private._cookie_role(text), auth_private._role_settings(name)
+FROM PUBLIC;
+DO $$
+DECLARE
+    f regprocedure;
+    r name;
+    v_initprivs pg_catalog.aclitem[];
+BEGIN
+    FOREACH f IN ARRAY ARRAY['auth_private._cookie_claims(text)', 'auth_private._cookie_role(text)',
+                             'auth_private._role_settings(name)']::regprocedure[] LOOP
+        SELECT i.initprivs INTO v_initprivs FROM pg_catalog.pg_init_privs i
+        WHERE i.objoid = f AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0;
+        FOR r IN SELECT q.role FROM auth.request_roles q ORDER BY q.role LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, r);
+        END LOOP;
+        UPDATE pg_catalog.pg_init_privs i SET initprivs = v_initprivs
+        WHERE i.objoid = f AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0;
+    END LOOP;
+END
+$$;
 
 
 -- Privileges, as a fresh install has them (sql/privileges.sql), stated for the objects this update

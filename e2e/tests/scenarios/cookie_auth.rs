@@ -18,9 +18,8 @@ use super::common::*;
 const USER: &str = "cookie_demo";
 const PASSWORD: &str = "cookie jar password";
 
-/// The cookies a browser would hold for the API's origin, updated from every response.
-#[derive(Default)]
-struct Jar(BTreeMap<String, String>);
+/// The cookies a browser would hold for the API's origin (`.1`), updated from every response.
+struct Jar(BTreeMap<String, String>, String);
 
 impl Jar {
     fn update(&mut self, r: &Reply) {
@@ -72,12 +71,11 @@ fn send(
     url: &str,
     jar: &Jar,
     from: &From,
-    origin: &str,
     extra: &[(&str, &str)],
     body: Option<&str>,
 ) -> Reply {
     let cookie = jar.header();
-    let browser = browser_headers(from, origin);
+    let browser = browser_headers(from, &jar.1);
     let mut h: Vec<(&str, &str)> = browser.iter().map(|(k, v)| (*k, v.as_str())).collect();
     if !cookie.is_empty() {
         h.push(("Cookie", &cookie));
@@ -114,9 +112,8 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
     let mut alone = s.spawn_postgrest("postgrest-cookie", &[("PGRST_DB_URI", &uri)]);
     let base = alone.url.clone();
     let url = |p: &str| format!("{base}{p}");
-    let origin = base.clone();
     let auth_profile = [("Content-Profile", "auth")];
-    let mut jar = Jar::default();
+    let mut jar = Jar(BTreeMap::new(), base.clone());
     let tasks = |db: &mut postgres::Client| {
         int(
             db,
@@ -126,16 +123,7 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
     };
 
     // Not logged in: anonymous (anon may not read tasks).
-    let r = send(
-        s,
-        "GET",
-        &url("/task"),
-        &jar,
-        &From::SameOrigin,
-        &origin,
-        &[],
-        None,
-    );
+    let r = send(s, "GET", &url("/task"), &jar, &From::SameOrigin, &[], None);
     r.expect_error(401, "42501", "permission denied for table task");
 
     // A cross-site login (login CSRF) is refused before the password is looked at.
@@ -146,7 +134,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/login"),
         &jar,
         &From::CrossSite,
-        &origin,
         &auth_profile,
         Some(&login_body),
     );
@@ -169,7 +156,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/login"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &auth_profile,
         Some(&login_body),
     );
@@ -186,7 +172,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/task?select=owner,title"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &[],
         None,
     );
@@ -202,7 +187,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/whoami"),
         &jar,
         &From::CrossSite,
-        &origin,
         &[],
         None,
     );
@@ -221,7 +205,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/task"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &[],
         Some(&row),
     );
@@ -234,7 +217,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/task"),
         &jar,
         &From::CrossSite,
-        &origin,
         &[],
         Some(&evil),
     );
@@ -255,7 +237,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/cookie_nap?seconds=0.05"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &[],
         None,
     );
@@ -267,7 +248,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/cookie_nap?seconds=1.5"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &[],
         None,
     );
@@ -298,7 +278,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/refresh_token"),
         &jar,
         &From::CrossSite,
-        &origin,
         &auth_profile,
         Some("{}"),
     );
@@ -317,7 +296,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/refresh_token"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &auth_profile,
         Some("{}"),
     );
@@ -330,7 +308,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/task?select=title&order=id"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &[],
         None,
     );
@@ -346,7 +323,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/logout"),
         &jar,
         &From::CrossSite,
-        &origin,
         &auth_profile,
         Some("{}"),
     );
@@ -365,7 +341,6 @@ pub fn cookie_auth_postgrest_alone(s: &mut Stack) {
         &url("/rpc/logout"),
         &jar,
         &From::SameOrigin,
-        &origin,
         &auth_profile,
         Some("{}"),
     );
