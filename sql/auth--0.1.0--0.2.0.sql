@@ -1411,9 +1411,11 @@ $$;
 
 CREATE FUNCTION auth_private._role_settings(role name, OUT name text, OUT value text)
 RETURNS SETOF record
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN QUERY
     SELECT kv.key, kv.value
     FROM (
         SELECT pg_catalog.substr(c.setting, 1, pg_catalog.strpos(c.setting, '=') - 1) AS key,
@@ -1428,7 +1430,8 @@ AS $$
     ) AS kv
     WHERE kv.key <> 'default_transaction_isolation'
       AND ((SELECT ps.context FROM pg_catalog.pg_settings ps WHERE ps.name = kv.key) = 'user'
-           OR pg_catalog.has_parameter_privilege(session_user, kv.key, 'SET'))
+           OR pg_catalog.has_parameter_privilege(session_user, kv.key, 'SET'));
+END
 $$;
 
 CREATE FUNCTION auth_private._require_same_origin(cookie_authenticated boolean DEFAULT false)

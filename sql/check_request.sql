@@ -104,12 +104,16 @@ $$;
 -- every database (ALTER ROLE ... SET, pg_db_role_setting with setdatabase = 0), when the session
 -- user (the authenticator) is a direct member of the role, of parameters a user may set or the
 -- authenticator was granted SET on; default_transaction_isolation excluded (PostgREST uses it
--- for BEGIN, which the hook comes too late for).
+-- for BEGIN, which the hook comes too late for). plpgsql, so that the query's plan is kept for the
+-- session: planned at every call, as a SQL function's would be, it costs more than the rest of
+-- the hook.
 CREATE FUNCTION auth_private._role_settings(role name, OUT name text, OUT value text)
 RETURNS SETOF record
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN QUERY
     SELECT kv.key, kv.value
     FROM (
         SELECT pg_catalog.substr(c.setting, 1, pg_catalog.strpos(c.setting, '=') - 1) AS key,
@@ -124,7 +128,8 @@ AS $$
     ) AS kv
     WHERE kv.key <> 'default_transaction_isolation'
       AND ((SELECT ps.context FROM pg_catalog.pg_settings ps WHERE ps.name = kv.key) = 'user'
-           OR pg_catalog.has_parameter_privilege(session_user, kv.key, 'SET'))
+           OR pg_catalog.has_parameter_privilege(session_user, kv.key, 'SET'));
+END
 $$;
 
 -- The cross-site request rule (CSRF), once for every caller: auth.check_request for a request it
