@@ -142,6 +142,11 @@ impl Request {
         self.set("headers", headers.to_string().into())
     }
 
+    /// `request.path` (`/rpc/call` when not given).
+    pub fn path(self, path: &str) -> Self {
+        self.set("path", path.into())
+    }
+
     /// `request.cookies`: a JSON object.
     pub fn cookies(self, cookies: impl ToString) -> Self {
         self.set("cookies", cookies.to_string().into())

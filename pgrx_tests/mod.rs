@@ -6,6 +6,7 @@ mod api_tokens;
 mod bad_inputs;
 mod check_request;
 mod common;
+mod cookie_auth;
 mod jwt;
 mod passwords;
 mod privileges;

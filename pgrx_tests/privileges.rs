@@ -69,6 +69,9 @@ mod tests {
     /// What the documented grants add for PostgREST's anonymous role.
     const ANON_GRANTED: &[&str] = &[
         "auth_private._check_request_credentials(text)",
+        "auth_private._cookie_claims(text)",
+        "auth_private._cookie_role(text)",
+        "auth_private._role_settings(name)",
         "auth.check_request()",
         "auth.exchange_api_key(text)",
         "auth.login(text,text)",
@@ -78,6 +81,9 @@ mod tests {
     /// What the documented grants add for an authenticated role.
     const WEB_GRANTED: &[&str] = &[
         "auth_private._check_request_credentials(text)",
+        "auth_private._cookie_claims(text)",
+        "auth_private._cookie_role(text)",
+        "auth_private._role_settings(name)",
         "auth.change_password(text,text)",
         "auth.check_request()",
         "auth.end_my_session(uuid)",
@@ -92,6 +98,7 @@ mod tests {
         "auth.api_tokens",
         "auth.login_failures",
         "auth.refresh_tokens",
+        "auth.request_roles",
         "auth.sessions",
         "auth.users",
         "auth_private.login_locks",
@@ -681,6 +688,15 @@ mod tests {
         ("hash_password", "text", "text"),
         ("verify_password", "text, text", "boolean"),
         ("check_request", "", "void"),
+        ("_cookie_claims", "text", "text"),
+        ("_cookie_role", "text", "text"),
+        ("_role_settings", "name", "text"),
+        ("_require_same_origin", "boolean", "void"),
+        ("_cross_origin_refusal", "boolean", "text"),
+        ("pg_has_role", "name, name, text", "boolean"),
+        ("has_parameter_privilege", "name, text, text", "boolean"),
+        ("substr", "text, integer, integer", "text"),
+        ("substr", "text, integer", "text"),
     ];
 
     /// Operators the flows use: (operator, left, right, result).
@@ -709,6 +725,7 @@ mod tests {
         ("refresh_tokens", "id uuid, session_id uuid, token_hash bytea, created_at timestamptz, expires_at timestamptz, spent_at timestamptz"),
         ("login_failures", "id uuid, username text, failed_at timestamptz, client_ip inet"),
         ("audit_log", "id bigint, at timestamptz, event text, username text, session_id uuid, credential_id uuid, client_ip inet, user_agent text, detail jsonb"),
+        ("request_roles", "role name, granted_at timestamptz"),
         ("api_tokens", "id uuid, name text, role name, claims jsonb, created_at timestamptz, created_by name, expires_at timestamptz, revoked_at timestamptz, last_used_at timestamptz"),
         ("api_keys", "id uuid, name text, key_hash bytea, display_prefix text, role name, plan text, enabled boolean, expires_at timestamptz, created_at timestamptz, created_by name, last_used_at timestamptz"),
     ];

@@ -479,6 +479,60 @@ SELECT bench.record_hook('sid lookup', :n, :p_sid, :h_sid)
 \g /dev/null
 SELECT bench.record_hook('tid lookup', :n, :p_tid, :h_tid)
 \g /dev/null
+
+-- Cookie authentication (auth.cookie_auth = on): PostgREST alone runs the request as the
+-- anonymous role with the access cookie in request.cookies; the hook verifies the cookie's token
+-- (a hit of its per-backend cache, or, cycling through more distinct tokens than the cache
+-- holds, a miss every time), looks the session up and switches to the user's role. Both variants
+-- start each request as bench_anon, as PostgREST does.
+CREATE FUNCTION bench.cookie_requests(tokens text[], n int, reps int, OUT plain_us float8, OUT hook_us float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    k int := pg_catalog.cardinality(tokens);
+BEGIN
+    plain_us := 'Infinity';
+    hook_us := 'Infinity';
+    FOR r IN 0..reps LOOP
+        t0 := clock_timestamp();
+        FOR i IN 1..n LOOP
+            PERFORM bench.begin_request('GET', '/todos', '{"role":"bench_anon"}',
+                                        jsonb_build_object('access_token', tokens[1 + i % k])::text),
+                    set_config('role', 'bench_anon', true);
+        END LOOP;
+        IF r > 0 THEN plain_us := least(plain_us, extract(epoch FROM clock_timestamp() - t0) * 1e6 / n); END IF;
+        t0 := clock_timestamp();
+        FOR i IN 1..n LOOP
+            PERFORM bench.begin_request('GET', '/todos', '{"role":"bench_anon"}',
+                                        jsonb_build_object('access_token', tokens[1 + i % k])::text),
+                    set_config('role', 'bench_anon', true);
+            PERFORM auth.check_request();
+            IF current_user <> 'bench_user' THEN
+                RAISE EXCEPTION 'the cookie did not authenticate the request (%)', current_user;
+            END IF;
+        END LOOP;
+        IF r > 0 THEN hook_us := least(hook_us, extract(epoch FROM clock_timestamp() - t0) * 1e6 / n); END IF;
+    END LOOP;
+END
+$$;
+-- 512 distinct access tokens of the session (the cache holds 256, oldest out first).
+SELECT array_agg(auth.jwt_sign(jsonb_build_object('role', 'bench_user', 'sub', 'bench',
+           'sid', :'sid_claims'::jsonb ->> 'sid', 'n', i))) AS cookie_tokens
+FROM generate_series(1, 512) i
+\gset
+SET auth.cookie_auth = on;
+BEGIN READ ONLY;
+SELECT plain_us AS p_hit, hook_us AS h_hit
+FROM bench.cookie_requests(ARRAY[(:'cookie_tokens'::text[])[1]], :n, :reps)
+\gset
+SELECT plain_us AS p_miss, hook_us AS h_miss FROM bench.cookie_requests(:'cookie_tokens', :n, :reps)
+\gset
+COMMIT;
+RESET auth.cookie_auth;
+SELECT bench.record_hook('cookie, cache hit', :n, :p_hit, :h_hit)
+\g /dev/null
+SELECT bench.record_hook('cookie, cache miss', :n, :p_miss, :h_miss)
+\g /dev/null
 SQL
 
 section "(iii) claim helpers in row-level security (count(*) of $RLS_ROWS rows, 1% of them the caller's; µs per row, best of $REPS)"

@@ -1380,6 +1380,321 @@ FROM auth_private.signing_keys;
 COMMENT ON VIEW auth.signing_keys IS
     'The keys of the store and their states, without key material. For admins (grant SELECT).';
 
+-- Cookie authentication (auth.cookie_auth), the cross-site rule and the cookie settings:
+-- auth.request_roles (the roles auth.grant_request_check enabled, filled below from the grants it
+-- made before this update), the hook's helpers, the hook and grant_request_check, and the one
+-- line of login, refresh_token and logout that applies the cross-site rule.
+CREATE FUNCTION auth_private."_cookie_claims"(
+	"claims" TEXT /* Option < & str > */
+) RETURNS TEXT /* Option < String > */
+STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_cookie_claims_wrapper';
+CREATE FUNCTION auth_private."_cross_origin_refusal"(
+	"cookie_authenticated" bool /* bool */
+) RETURNS TEXT /* Option < String > */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_cross_origin_refusal_wrapper';
+
+CREATE TABLE auth.request_roles (
+    role       name        PRIMARY KEY,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE auth.request_roles IS
+    'Roles auth.grant_request_check enabled; cookie authentication switches only to these.';
+SELECT pg_catalog.pg_extension_config_dump('auth.request_roles', '');
+
+REVOKE ALL ON TABLE auth.request_roles FROM PUBLIC;
+-- The roles earlier calls of auth.grant_request_check granted the hook to.
+INSERT INTO auth.request_roles (role)
+SELECT DISTINCT r.rolname
+FROM pg_catalog.pg_proc p
+CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+WHERE p.oid = 'auth.check_request()'::pg_catalog.regprocedure AND a.privilege_type = 'EXECUTE'
+ON CONFLICT DO NOTHING;
+
+CREATE FUNCTION auth_private._cookie_role(claims text) RETURNS name
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_claims jsonb := $1::jsonb;
+    v_role name;
+BEGIN
+    SELECT u.role INTO v_role
+    FROM auth.sessions s JOIN auth.users u ON u.username = s.username
+    WHERE s.id = auth_private._to_uuid(v_claims ->> 'sid')
+      AND s.username = v_claims ->> 'sub'
+      AND u.role = v_claims ->> 'role'
+      AND auth_private._live(s)
+      AND EXISTS (SELECT FROM auth.request_roles e WHERE e.role = u.role)
+      AND pg_catalog.pg_has_role(session_user, u.role, 'MEMBER');
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM auth_private._require_same_origin(true);
+    RETURN v_role;
+END
+$$;
+
+CREATE FUNCTION auth_private._role_settings(role name, OUT name text, OUT value text)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT kv.key, kv.value
+    FROM (
+        SELECT pg_catalog.substr(c.setting, 1, pg_catalog.strpos(c.setting, '=') - 1) AS key,
+               pg_catalog.substr(c.setting, pg_catalog.strpos(c.setting, '=') + 1) AS value
+        FROM pg_catalog.pg_db_role_setting d
+        JOIN pg_catalog.pg_roles r ON r.oid = d.setrole
+        CROSS JOIN LATERAL pg_catalog.unnest(d.setconfig) AS c(setting)
+        WHERE r.rolname = $1 AND d.setdatabase = 0
+          AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                      WHERE m.roleid = d.setrole
+                        AND m.member = (SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = session_user))
+    ) AS kv
+    WHERE kv.key <> 'default_transaction_isolation'
+      AND ((SELECT ps.context FROM pg_catalog.pg_settings ps WHERE ps.name = kv.key) = 'user'
+           OR pg_catalog.has_parameter_privilege(session_user, kv.key, 'SET'));
+END
+$$;
+
+CREATE FUNCTION auth_private._require_same_origin(cookie_authenticated boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_refusal text := auth_private._cross_origin_refusal($1);
+BEGIN
+    IF v_refusal IS NOT NULL THEN
+        RAISE SQLSTATE 'PT403' USING MESSAGE = v_refusal;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.check_request() RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    claims text := pg_catalog.current_setting('request.jwt.claims', true);
+    verified text;
+    switch_to name;
+    k text;
+    v text;
+BEGIN
+    IF claims IS NULL OR NOT auth_private._may_carry_markers(claims) THEN
+        verified := auth_private._cookie_claims(claims);
+        IF verified IS NULL THEN
+            RETURN;
+        END IF;
+        switch_to := auth_private._cookie_role(verified);
+        IF switch_to IS NULL THEN
+            RETURN;
+        END IF;
+        PERFORM pg_catalog.set_config('role', switch_to, true);
+        PERFORM pg_catalog.set_config('request.jwt.claims', verified, true);
+        FOR k, v IN SELECT s.name, s.value FROM auth_private._role_settings(switch_to) AS s LOOP
+            PERFORM pg_catalog.set_config(k, v, true);
+        END LOOP;
+        RETURN;
+    END IF;
+    PERFORM auth_private._check_request_credentials(claims);
+END
+$$;
+
+COMMENT ON FUNCTION auth.check_request() IS
+    'PostgREST db-pre-request hook: refuses (PT401) revoked/expired API tokens and keys, ended sessions, and API credentials without the proxy secret; with auth.cookie_auth, authenticates by the access cookie (cross-site writes PT403).';
+
+CREATE OR REPLACE FUNCTION auth.grant_request_check(roles name[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r name;
+BEGIN
+    IF roles IS NULL OR pg_catalog.cardinality(roles) = 0 THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'roles must name at least one role';
+    END IF;
+    FOREACH r IN ARRAY roles LOOP
+        IF r IS NULL THEN
+            RAISE SQLSTATE '22023' USING MESSAGE = 'roles must not contain NULL';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS p WHERE p.rolname = r) THEN
+            RAISE SQLSTATE '23503' USING MESSAGE = pg_catalog.format('role "%s" does not exist', r);
+        END IF;
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION auth.check_request(), auth_private._check_request_credentials(text), '
+            'auth_private._cookie_claims(text), auth_private._cookie_role(text), '
+            'auth_private._role_settings(name) TO %I', r);
+        INSERT INTO auth.request_roles (role) VALUES (r) ON CONFLICT DO NOTHING;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION auth.grant_request_check(name[]) IS
+    'Grants EXECUTE on auth.check_request (and its private helpers) to the given roles and records them in auth.request_roles.';
+
+CREATE OR REPLACE FUNCTION auth.login(username text, password text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_key text;
+    v_user record;
+    v_answer jsonb;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
+    END IF;
+    PERFORM auth_private._check_password($2);
+    v_key := auth_private._throttle_key($1);
+    SELECT * INTO v_user FROM auth_private._lock_user($1);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    IF NOT auth_private._login_password_matches($2, v_user.password) THEN
+        RETURN auth_private._password_refused(v_key, 'Invalid user or password');
+    END IF;
+    IF auth_private._password_needs_rehash(v_user.password) THEN
+        UPDATE auth.users u SET password = $2 WHERE u.username = v_user.username;
+    END IF;
+    DELETE FROM auth.login_failures f WHERE f.username = v_key;
+    RETURN auth_private._start_session(v_user.username, v_user.role);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.refresh_token(token text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_token text;
+    v_hash bytea;
+    v_session uuid;
+    v_spent_at timestamptz;
+    v_username text;
+    v_role name;
+    v_expires_at timestamptz;
+    v_new text;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
+    IF v_token IS NULL THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    v_hash := auth_private._refresh_token_hash(v_token);
+    UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now()
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NULL AND rt.expires_at > pg_catalog.now()
+    RETURNING rt.session_id INTO v_session;
+    IF FOUND THEN
+        -- Rotation. The session must be live; its expiry moves to the successor's.
+        UPDATE auth.sessions s
+        SET expires_at = pg_catalog.now()
+                + pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer),
+            refreshed_at = pg_catalog.now()
+        FROM auth.users u
+        WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
+        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
+        IF NOT FOUND THEN
+            RETURN auth_private._refresh_refused();
+        END IF;
+        v_new := auth_private._new_refresh_token();
+        INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
+        VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
+        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
+    END IF;
+
+    -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
+    -- grace window or to reuse detection.
+    SELECT rt.session_id, rt.spent_at INTO v_session, v_spent_at
+    FROM auth.refresh_tokens rt
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NOT NULL AND rt.expires_at > pg_catalog.now();
+    IF NOT FOUND THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    SELECT s.username, u.role INTO v_username, v_role
+    FROM auth.sessions s JOIN auth.users u ON u.username = s.username
+    WHERE s.id = v_session AND auth_private._live(s)
+    FOR NO KEY UPDATE OF s;
+    IF NOT FOUND THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    IF pg_catalog.now() < v_spent_at
+            + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
+        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now() WHERE s.id = v_session;
+    RETURN auth_private._refresh_refused();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sids uuid[];
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    IF $1 IS NULL OR $1 NOT IN ('local', 'global') THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'' or ''global''';
+    END IF;
+    v_sids := auth_private._request_sessions();
+    IF $1 = 'local' THEN
+        UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+        WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL;
+    ELSE
+        -- Lock the users first, as password checks do: a login in flight commits its session
+        -- before this revokes it, or starts after.
+        PERFORM FROM auth.users u
+        WHERE u.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+        ORDER BY u.username
+        FOR NO KEY UPDATE;
+        UPDATE auth.sessions s SET revoked_at = pg_catalog.now()
+        WHERE s.revoked_at IS NULL
+          AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids));
+    END IF;
+    PERFORM auth_private._clear_session_cookies();
+END
+$$;
+
+-- The hook calls its new helpers for every request: the roles granted it before this update are
+-- granted them too, as auth.grant_request_check now does. A GRANT inside an extension script is
+-- recorded as an initial privilege, so the record is set back to what a fresh install has (the
+-- owner's alone, after the REVOKE).
+REVOKE ALL ON FUNCTION
+    auth_private._cookie_claims(text), auth_private._cookie_role(text), auth_private._role_settings(name)
+FROM PUBLIC;
+DO $$
+DECLARE
+    f regprocedure;
+    r name;
+    v_initprivs pg_catalog.aclitem[];
+BEGIN
+    FOREACH f IN ARRAY ARRAY['auth_private._cookie_claims(text)', 'auth_private._cookie_role(text)',
+                             'auth_private._role_settings(name)']::regprocedure[] LOOP
+        SELECT i.initprivs INTO v_initprivs FROM pg_catalog.pg_init_privs i
+        WHERE i.objoid = f AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0;
+        FOR r IN SELECT q.role FROM auth.request_roles q ORDER BY q.role LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, r);
+        END LOOP;
+        UPDATE pg_catalog.pg_init_privs i SET initprivs = v_initprivs
+        WHERE i.objoid = f AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0;
+    END LOOP;
+END
+$$;
+
 
 -- Sessions as users and operators see them, throttling by client address, the audit log.
 -- auth.sessions gains last_seen_at (existing sessions count as seen at the update), the client's

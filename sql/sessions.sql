@@ -340,6 +340,7 @@ DECLARE
     v_answer jsonb;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
     IF $1 IS NULL OR $2 IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
     END IF;
@@ -420,6 +421,7 @@ DECLARE
     v_new text;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
     v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
     IF v_token IS NULL THEN
         RETURN auth_private._refresh_refused();
@@ -498,6 +500,7 @@ DECLARE
     r record;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
     IF $1 IS NULL OR $1 NOT IN ('local', 'global', 'others') THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'', ''global'' or ''others''';
     END IF;

@@ -70,6 +70,15 @@ pub static REFRESH_COOKIE_PATH: GucSetting<Option<CString>> =
 pub static COOKIE_SAMESITE: GucSetting<CookieSameSite> =
     GucSetting::<CookieSameSite>::new(CookieSameSite::Lax);
 pub static COOKIE_SECURE: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static COOKIE_HOST_PREFIX: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static COOKIE_DOMAIN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ACCESS_COOKIE_NAME: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"access_token"));
+pub static REFRESH_COOKIE_NAME: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"refresh_token"));
+pub static COOKIE_AUTH: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static CSRF_ALLOW_SAME_SITE: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static ALLOWED_ORIGINS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static TOKENS_IN_BODY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static MAX_FAILED_LOGINS: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static LOCKOUT_WINDOW: GucSetting<i32> = GucSetting::<i32>::new(15 * 60);
@@ -432,6 +441,45 @@ pub fn init() {
         &COOKIE_SECURE,
     );
     boolean(
+        c"auth.cookie_host_prefix",
+        c"Session cookies named __Host-<access> and __Secure-<refresh> (needs auth.cookie_secure, no auth.cookie_domain).",
+        &COOKIE_HOST_PREFIX,
+    );
+    string(
+        c"auth.cookie_domain",
+        c"Domain attribute of the session cookies; empty: host-only cookies.",
+        &COOKIE_DOMAIN,
+        GucFlags::default(),
+    );
+    string(
+        c"auth.access_cookie_name",
+        c"Name of the access-token cookie (before the auth.cookie_host_prefix prefix).",
+        &ACCESS_COOKIE_NAME,
+        GucFlags::default(),
+    );
+    string(
+        c"auth.refresh_cookie_name",
+        c"Name of the refresh-token cookie (before the auth.cookie_host_prefix prefix).",
+        &REFRESH_COOKIE_NAME,
+        GucFlags::default(),
+    );
+    boolean(
+        c"auth.cookie_auth",
+        c"check_request authenticates requests without a bearer token by their access-token cookie.",
+        &COOKIE_AUTH,
+    );
+    boolean(
+        c"auth.csrf_allow_same_site",
+        c"Cookie-authenticated writes may come from the same site (Sec-Fetch-Site: same-site), not only the same origin.",
+        &CSRF_ALLOW_SAME_SITE,
+    );
+    string(
+        c"auth.allowed_origins",
+        c"Comma-separated exact origins whose cookie-authenticated writes are allowed when Sec-Fetch-Site is absent.",
+        &ALLOWED_ORIGINS,
+        GucFlags::default(),
+    );
+    boolean(
         c"auth.tokens_in_body",
         c"login and refresh_token also return the tokens in their JSON result.",
         &TOKENS_IN_BODY,
@@ -755,6 +803,29 @@ pub fn cookie_samesite() -> SameSite {
 pub fn cookie_secure() -> bool {
     COOKIE_SECURE.get()
 }
+pub fn cookie_host_prefix() -> bool {
+    COOKIE_HOST_PREFIX.get()
+}
+pub fn cookie_domain() -> Option<String> {
+    text(&COOKIE_DOMAIN)
+}
+/// The configured base names of the session cookies (access, refresh); an empty setting is the
+/// default name.
+pub fn cookie_base_names() -> (String, String) {
+    (
+        text(&ACCESS_COOKIE_NAME).unwrap_or_else(|| "access_token".into()),
+        text(&REFRESH_COOKIE_NAME).unwrap_or_else(|| "refresh_token".into()),
+    )
+}
+pub fn cookie_auth() -> bool {
+    COOKIE_AUTH.get()
+}
+pub fn csrf_allow_same_site() -> bool {
+    CSRF_ALLOW_SAME_SITE.get()
+}
+pub fn allowed_origins() -> String {
+    text(&ALLOWED_ORIGINS).unwrap_or_default()
+}
 pub fn tokens_in_body() -> bool {
     TOKENS_IN_BODY.get()
 }
@@ -810,6 +881,13 @@ pub fn setting_text(name: &str) -> Option<String> {
         "cookie_samesite" => cookie_samesite().name().to_string(),
         "cookie_secure" => cookie_secure().to_string(),
         "tokens_in_body" => tokens_in_body().to_string(),
+        "cookie_host_prefix" => cookie_host_prefix().to_string(),
+        "cookie_domain" => cookie_domain().unwrap_or_default(),
+        "access_cookie_name" => cookie_base_names().0,
+        "refresh_cookie_name" => cookie_base_names().1,
+        "cookie_auth" => cookie_auth().to_string(),
+        "csrf_allow_same_site" => csrf_allow_same_site().to_string(),
+        "allowed_origins" => allowed_origins(),
         "max_failed_logins" => max_failed_logins().to_string(),
         "lockout_window" => lockout_window().to_string(),
         "max_failed_logins_per_ip" => max_failed_logins_per_ip().to_string(),

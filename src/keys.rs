@@ -525,3 +525,10 @@ fn postgrest_jwt_secret() -> String {
     jwks.insert("keys".into(), Value::Array(set));
     Value::Object(jwks).to_string()
 }
+
+/// The key store's generation in this backend: it changes whenever the table of stored keys
+/// changes (or every relation's cache is reset). Caches of what the keys verified are valid for
+/// one generation.
+pub fn generation() -> u64 {
+    GENERATION.get()
+}

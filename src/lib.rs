@@ -9,6 +9,7 @@ mod api_keys;
 mod api_tokens;
 mod check_request;
 mod claims;
+mod cookie_auth;
 mod datum;
 mod error;
 mod gucs;
@@ -145,7 +146,9 @@ extension_sql_file!(
         "api_keys",
         "sessions",
         check_request::_claim_markers,
-        check_request::_may_carry_markers
+        check_request::_may_carry_markers,
+        cookie_auth::_cookie_claims,
+        cookie_auth::_cross_origin_refusal
     ]
 );
 extension_sql_file!(

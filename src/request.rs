@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 
+use auth_core::cookie::{self, SessionCookieNames};
 use auth_core::request::{self as rules, CookieLookup};
 use auth_core::AuthError;
 use pgrx::datum::JsonB;
@@ -18,10 +19,45 @@ use serde_json::{Map, Value};
 use crate::error::{raise, OrRaise};
 use crate::gucs;
 
-/// The cookie carrying the access token (a JWT), sent on every path.
-pub const ACCESS_COOKIE: &str = "access_token";
-/// The cookie carrying the opaque refresh token, sent only to `auth.refresh_cookie_path`.
-pub const REFRESH_COOKIE: &str = "refresh_token";
+/// The two session cookies: the access token (a JWT), sent on every path, and the opaque refresh
+/// token, sent only to `auth.refresh_cookie_path`. Their names are configured
+/// ([`session_cookie_names`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCookie {
+    Access,
+    Refresh,
+}
+
+/// The names of the session cookies, by the one rule of
+/// [`auth_core::cookie::session_cookie_names`] over `auth.access_cookie_name`,
+/// `auth.refresh_cookie_name`, `auth.cookie_host_prefix`, `auth.cookie_secure` and
+/// `auth.cookie_domain`. Every reader and writer of the cookies goes through here. A
+/// configuration the rule refuses is 22023.
+pub fn session_cookie_names() -> SessionCookieNames {
+    let (access, refresh) = gucs::cookie_base_names();
+    cookie::session_cookie_names(
+        &access,
+        &refresh,
+        gucs::cookie_host_prefix(),
+        gucs::cookie_secure(),
+        gucs::cookie_domain().as_deref(),
+    )
+    .or_raise()
+}
+
+/// The configured name of a session cookie.
+pub fn session_cookie_name(which: SessionCookie) -> String {
+    let names = session_cookie_names();
+    match which {
+        SessionCookie::Access => names.access,
+        SessionCookie::Refresh => names.refresh,
+    }
+}
+
+/// A session cookie of the current request under its configured name ([`credential_cookie`]).
+pub fn session_cookie(which: SessionCookie) -> Option<String> {
+    credential_cookie(&session_cookie_name(which))
+}
 
 /// The request header a gateway may fill with the browser's raw `Cookie` header. PostgREST keeps
 /// the cookies only as `request.cookies`, a JSON object in which the last of two same-named
@@ -85,19 +121,39 @@ pub fn credential_cookie(name: &str) -> Option<String> {
     }
 }
 
-/// `auth_private._request_cookie(name)`: [`credential_cookie`] for the SQL flows.
+/// `auth_private._request_cookie(name)`: [`credential_cookie`] for the SQL flows. The names
+/// `access_token` and `refresh_token` stand for the session cookies and are read under their
+/// configured names ([`session_cookie_names`]); any other name is read as it is.
 #[pg_extern(stable, strict, parallel_safe, schema = "auth_private")]
 fn _request_cookie(name: &str) -> Option<String> {
-    credential_cookie(name)
+    match name {
+        cookie::DEFAULT_ACCESS_NAME => session_cookie(SessionCookie::Access),
+        cookie::DEFAULT_REFRESH_NAME => session_cookie(SessionCookie::Refresh),
+        other => credential_cookie(other),
+    }
+}
+
+/// Whether the request carries any cookie: a raw `Cookie` header (or the gateway's copy) that is
+/// not empty, or a `request.cookies` object with a member.
+pub fn has_cookies() -> bool {
+    let raw = header("cookie").or_else(|| header(RAW_COOKIE_HEADER));
+    if raw.is_some_and(|r| !r.trim().is_empty()) {
+        return true;
+    }
+    matches!(
+        gucs::setting_value(c"request.cookies")
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok()),
+        Some(Value::Object(map)) if !map.is_empty()
+    )
 }
 
 /// The caller's own access token: the bearer token of the `Authorization` header, else the
-/// access cookie. Not verified here.
+/// access cookie (under its configured name). Not verified here.
 pub fn caller_token() -> Option<String> {
     if let Some(authorization) = header("authorization") {
         return rules::bearer_token(&authorization).map(str::to_owned);
     }
-    credential_cookie(ACCESS_COOKIE)
+    session_cookie(SessionCookie::Access)
 }
 
 /// `auth_private._caller_claims(check_time)`: the claims of the caller's own access token

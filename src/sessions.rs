@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::OrRaise;
 use crate::gucs;
-use crate::request::{add_response_headers, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::request::{add_response_headers, session_cookie_names};
 
 /// A new refresh token: 256 bits from the OS CSPRNG, 43 base64url characters. Only its SHA-256
 /// is stored (`pg_catalog.sha256(convert_to(token, 'UTF8'))`).
@@ -26,9 +26,11 @@ fn _new_refresh_token() -> String {
     token::new_refresh_token().or_raise()
 }
 
-/// The `{"Set-Cookie": …}` entries of the session cookies: `access_token` with `Path=/` and
-/// `Max-Age=auth.access_token_ttl`, `refresh_token` with `Path=auth.refresh_cookie_path` and
-/// `Max-Age=auth.refresh_token_ttl`; both `HttpOnly`, `SameSite=auth.cookie_samesite` and, when
+/// The `{"Set-Cookie": …}` entries of the session cookies, under their configured names
+/// (`session_cookie_names`: `access_token` and `refresh_token` by default): the access cookie
+/// with `Path=/` and `Max-Age=auth.access_token_ttl`, the refresh cookie with
+/// `Path=auth.refresh_cookie_path` and `Max-Age=auth.refresh_token_ttl`; both `HttpOnly`,
+/// `SameSite=auth.cookie_samesite`, `Domain=auth.cookie_domain` when set and, when
 /// `auth.cookie_secure` is on, `Secure`. A `None` value leaves that cookie out, or, when `clear`
 /// is true, gives its clearing variant (empty value, `Max-Age=0`, same name, path and
 /// attributes, so that browsers drop it). A bad `auth.refresh_cookie_path`, or `SameSite=None`
@@ -41,10 +43,17 @@ fn session_cookies(
     let same_site = gucs::cookie_samesite();
     let secure = gucs::cookie_secure();
     let refresh_path = gucs::refresh_cookie_path();
+    let domain = gucs::cookie_domain();
+    let names = session_cookie_names();
     let cookies = [
-        (ACCESS_COOKIE, access_token, gucs::access_token_ttl(), "/"),
         (
-            REFRESH_COOKIE,
+            names.access.as_str(),
+            access_token,
+            gucs::access_token_ttl(),
+            "/",
+        ),
+        (
+            names.refresh.as_str(),
             refresh_token,
             gucs::refresh_token_ttl(),
             refresh_path.as_str(),
@@ -61,6 +70,7 @@ fn session_cookies(
             path,
             same_site,
             secure,
+            domain: domain.as_deref(),
         };
         let set_cookie = cookie::set_cookie(name, value, max_age, &attrs).or_raise();
         headers.push(json!({ "Set-Cookie": set_cookie }));

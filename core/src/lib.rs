@@ -18,6 +18,7 @@ pub mod role_path;
 pub mod secret;
 pub mod session;
 pub mod token;
+pub mod token_cache;
 
 pub use algorithm::Algorithm;
 pub use error::AuthError;

@@ -100,10 +100,212 @@ pub fn credential_cookie<'a>(
     }
 }
 
+/// Whether `request.jwt.claims` say PostgREST ran the request as its anonymous role, without a
+/// token: the setting unset or empty, or a JSON object whose only member is `"role"`, a string
+/// equal to `current_role` (PostgREST 12 writes `{"role": <db-anon-role>}` then, and switches
+/// to that role). Anything else — more members, another role, text that is not JSON, JSON that
+/// is not an object — is a token's claims (or an unknown shape): not anonymous.
+pub fn anonymous_claims(claims: Option<&str>, current_role: &str) -> bool {
+    let Some(claims) = claims.filter(|c| !c.is_empty()) else {
+        return true;
+    };
+    match serde_json::from_str::<Value>(claims) {
+        Ok(Value::Object(map)) => {
+            map.len() == 1 && map.get("role").and_then(Value::as_str) == Some(current_role)
+        }
+        _ => false,
+    }
+}
+
+/// HTTP methods that must not change anything (RFC 9110 §9.2.1), which the cross-site rule lets
+/// through: `GET`, `HEAD`, `OPTIONS`, compared case-sensitively as HTTP methods are. PostgREST
+/// runs `GET` and `HEAD` in READ ONLY transactions, so a forged one cannot write.
+pub fn is_safe_method(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
+/// How the cross-site rule is configured (`auth.csrf_allow_same_site`, `auth.allowed_origins`).
+#[derive(Debug, Clone, Copy)]
+pub struct SitePolicy<'a> {
+    /// `Sec-Fetch-Site: same-site` passes too (a sibling subdomain's page may write).
+    pub allow_same_site: bool,
+    /// Comma-separated exact origins (`https://app.example.com`) that pass when the request has
+    /// no `Sec-Fetch-Site`.
+    pub allowed_origins: &'a str,
+}
+
+/// Why a request was refused by [`cross_site_refusal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossSite {
+    /// `Sec-Fetch-Site` says the request came from another site (or is a value not known).
+    FetchSite,
+    /// No `Sec-Fetch-Site`, and the `Origin` is not one of `auth.allowed_origins`.
+    Origin,
+    /// Neither header: nothing shows that the request came from our own pages.
+    NoProvenance,
+}
+
+impl CrossSite {
+    /// The message of the refusal (PT403). Names no header value: they are the client's.
+    pub fn message(self) -> &'static str {
+        match self {
+            CrossSite::FetchSite => {
+                "cross-site request refused: a request that uses the session cookie must come from the site's own pages (Sec-Fetch-Site)"
+            }
+            CrossSite::Origin => {
+                "cross-site request refused: the request's Origin is not one of auth.allowed_origins"
+            }
+            CrossSite::NoProvenance => {
+                "cross-site request refused: a request that uses the session cookie and is not GET, HEAD or OPTIONS must carry Sec-Fetch-Site or an allowed Origin"
+            }
+        }
+    }
+}
+
+/// The cross-site request rule (CSRF), for a request whose cookies would act for a user.
+///
+/// - `method` safe ([`is_safe_method`]): allowed.
+/// - `sec_fetch_site` present (the browser's own word, which pages cannot set): allowed when,
+///   trimmed and compared case-insensitively, it is `same-origin`, or `same-site` with
+///   `allow_same_site`; refused for anything else (`cross-site`, `none` — a navigation the user
+///   typed cannot POST — and unknown values).
+/// - else `origin` present: allowed when it equals, byte for byte after trimming, one of the
+///   comma-separated entries of `allowed_origins` (each trimmed; empty entries ignored); refused
+///   otherwise (`null` included, unless listed — never list it).
+/// - neither: refused.
+pub fn cross_site_refusal(
+    method: &str,
+    sec_fetch_site: Option<&str>,
+    origin: Option<&str>,
+    policy: &SitePolicy,
+) -> Option<CrossSite> {
+    if is_safe_method(method) {
+        return None;
+    }
+    if let Some(site) = sec_fetch_site {
+        let site = site.trim();
+        let ok = site.eq_ignore_ascii_case("same-origin")
+            || (policy.allow_same_site && site.eq_ignore_ascii_case("same-site"));
+        return (!ok).then_some(CrossSite::FetchSite);
+    }
+    if let Some(origin) = origin {
+        let origin = origin.trim();
+        let listed = !origin.is_empty()
+            && policy
+                .allowed_origins
+                .split(',')
+                .map(str::trim)
+                .any(|o| !o.is_empty() && o == origin);
+        return (!listed).then_some(CrossSite::Origin);
+    }
+    Some(CrossSite::NoProvenance)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn anonymous_claims_rule() {
+        for yes in [
+            None,
+            Some(""),
+            Some(r#"{"role":"anon"}"#),
+            Some(r#"{ "role" : "anon" }"#),
+        ] {
+            assert!(anonymous_claims(yes, "anon"), "{yes:?}");
+        }
+        for no in [
+            r#"{"role":"web_user"}"#,
+            r#"{"role":"anon","sub":"x"}"#,
+            r#"{"role":"anon","sid":"x"}"#,
+            r#"{}"#,
+            r#"{"role":null}"#,
+            r#"{"role":["anon"]}"#,
+            r#"["anon"]"#,
+            r#""anon""#,
+            "not json",
+            r#"{"role":"anon"} x"#,
+            r#"{"role":"ANON"}"#,
+        ] {
+            assert!(!anonymous_claims(Some(no), "anon"), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn cross_site_rule() {
+        let strict = SitePolicy {
+            allow_same_site: false,
+            allowed_origins: " https://app.example.com ,, http://127.0.0.1:8080",
+        };
+        let lax = SitePolicy {
+            allow_same_site: true,
+            ..strict
+        };
+        // Safe methods pass whatever the headers say.
+        for m in ["GET", "HEAD", "OPTIONS"] {
+            assert_eq!(
+                cross_site_refusal(m, Some("cross-site"), Some("https://evil"), &strict),
+                None
+            );
+            assert_eq!(cross_site_refusal(m, None, None, &strict), None);
+        }
+        for m in ["POST", "PATCH", "PUT", "DELETE", "get", "TRACE", ""] {
+            assert_eq!(
+                cross_site_refusal(m, None, None, &strict),
+                Some(CrossSite::NoProvenance),
+                "{m}"
+            );
+        }
+        // Sec-Fetch-Site decides when present, whatever the Origin.
+        let fetch = |site: &str, p: &SitePolicy| {
+            cross_site_refusal("POST", Some(site), Some("https://app.example.com"), p)
+        };
+        assert_eq!(fetch("same-origin", &strict), None);
+        assert_eq!(fetch(" Same-Origin ", &strict), None);
+        assert_eq!(fetch("same-site", &strict), Some(CrossSite::FetchSite));
+        assert_eq!(fetch("same-site", &lax), None);
+        for bad in [
+            "cross-site",
+            "none",
+            "",
+            "same-origin, cross-site",
+            "sameorigin",
+        ] {
+            assert_eq!(fetch(bad, &lax), Some(CrossSite::FetchSite), "{bad:?}");
+        }
+        // Without it, the Origin must be listed exactly.
+        let origin = |o: &str| cross_site_refusal("DELETE", None, Some(o), &strict);
+        assert_eq!(origin("https://app.example.com"), None);
+        assert_eq!(origin("http://127.0.0.1:8080"), None);
+        for bad in [
+            "https://app.example.com/",
+            "https://APP.example.com",
+            "https://app.example.com.evil",
+            "http://app.example.com",
+            "null",
+            "",
+            "https://app.example.com, http://127.0.0.1:8080",
+        ] {
+            assert_eq!(origin(bad), Some(CrossSite::Origin), "{bad:?}");
+        }
+        let none = SitePolicy {
+            allow_same_site: false,
+            allowed_origins: "",
+        };
+        assert_eq!(
+            cross_site_refusal("POST", None, Some(""), &none),
+            Some(CrossSite::Origin)
+        );
+        for c in [
+            CrossSite::FetchSite,
+            CrossSite::Origin,
+            CrossSite::NoProvenance,
+        ] {
+            assert!(c.message().starts_with("cross-site request refused"));
+        }
+    }
 
     #[test]
     fn rollback_preferences() {

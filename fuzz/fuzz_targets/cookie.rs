@@ -79,6 +79,7 @@ fuzz_target!(|data: &[u8]| {
             path,
             same_site,
             secure,
+            domain: None,
         };
         let Ok(set) = cookie::set_cookie("refresh_token", value, 60, &attrs) else {
             continue;

@@ -15,6 +15,11 @@
 //!   `request.cookies` says; without one it is the JSON member when a usable string; a returned
 //!   value is never empty and never holds NUL; planting a second same-named cookie always gives
 //!   `Duplicate`.
+//! - `anonymous_claims` holds only for unset/empty claims or a JSON object whose one member is
+//!   `role` equal to the current role;
+//! - `cross_site_refusal` lets every safe method through, decides by `Sec-Fetch-Site` alone when
+//!   it is present (only `same-origin`, or `same-site` when allowed), else allows only an origin
+//!   listed exactly, and refuses a request without either header.
 #![no_main]
 
 use auth_core::cookie;
@@ -125,6 +130,49 @@ fn check_cookie(header: &str, name: &str, cookies: &Map<String, Value>) {
     }
 }
 
+fn check_anonymous(claims: &str, role: &str) {
+    let got = request::anonymous_claims(Some(claims), role);
+    let want = claims.is_empty()
+        || matches!(serde_json::from_str::<Value>(claims),
+            Ok(Value::Object(m)) if m.len() == 1 && m.get("role").and_then(Value::as_str) == Some(role));
+    assert_eq!(got, want, "{claims:?} {role:?}");
+    assert!(request::anonymous_claims(None, role));
+}
+
+fn check_cross_site(method: &str, site: &str, origin: &str, allowed: &str) {
+    for allow_same_site in [false, true] {
+        let policy = request::SitePolicy {
+            allow_same_site,
+            allowed_origins: allowed,
+        };
+        let refusal =
+            |s: Option<&str>, o: Option<&str>| request::cross_site_refusal(method, s, o, &policy);
+        if request::is_safe_method(method) {
+            assert_eq!(refusal(Some(site), Some(origin)), None);
+            assert_eq!(refusal(None, None), None);
+            continue;
+        }
+        assert_eq!(refusal(None, None), Some(request::CrossSite::NoProvenance));
+        let t = site.trim().to_ascii_lowercase();
+        let site_ok = t == "same-origin" || (allow_same_site && t == "same-site");
+        assert_eq!(
+            refusal(Some(site), Some(origin)).is_none(),
+            site_ok,
+            "{site:?}"
+        );
+        assert_eq!(refusal(Some(site), None).is_none(), site_ok);
+        let listed = !origin.trim().is_empty()
+            && allowed
+                .split(',')
+                .any(|o| !o.trim().is_empty() && o.trim() == origin.trim());
+        assert_eq!(
+            refusal(None, Some(origin)).is_none(),
+            listed,
+            "{origin:?} in {allowed:?}"
+        );
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -150,4 +198,9 @@ fuzz_target!(|data: &[u8]| {
     };
     check_cookie(first, name, &cookies);
     check_cookie(text, "refresh_token", &cookies);
+
+    check_anonymous(text, second);
+    check_anonymous(first, "anon");
+    check_cross_site(first, second, third, text);
+    check_cross_site("POST", first, second, third);
 });

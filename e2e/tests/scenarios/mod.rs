@@ -6,6 +6,7 @@ pub mod api_tokens;
 pub mod attacks;
 mod common;
 pub mod concurrency;
+pub mod cookie_auth;
 pub mod durability;
 pub mod jwt;
 pub mod keys;
