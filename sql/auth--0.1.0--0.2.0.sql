@@ -2566,6 +2566,163 @@ BEGIN
 END
 $$;
 
+-- Functions that several parts of this update change, in their final form (as sql/*.sql
+-- define them).
+CREATE OR REPLACE FUNCTION auth.login(username text, password text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_key text;
+    v_user record;
+    v_answer jsonb;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
+    END IF;
+    PERFORM auth_private._check_password($2);
+    v_key := auth_private._throttle_key($1);
+    SELECT * INTO v_user FROM auth_private._lock_user($1);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    IF NOT auth_private._login_password_matches($2, v_user.password) THEN
+        PERFORM auth_private._audit('login_failed', v_key, NULL, NULL,
+                                    pg_catalog.jsonb_build_object('user_exists', v_user.username IS NOT NULL));
+        RETURN auth_private._password_refused(v_key, 'Invalid user or password');
+    END IF;
+    IF auth_private._password_needs_rehash(v_user.password) THEN
+        UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+        WHERE u.username = v_user.username;
+    END IF;
+    DELETE FROM auth.login_failures f
+    WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
+    RETURN auth_private._start_session(v_user.username, v_user.role);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sids uuid[];
+    r record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    IF $1 IS NULL OR $1 NOT IN ('local', 'global', 'others') THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'', ''global'' or ''others''';
+    END IF;
+    v_sids := auth_private._request_sessions();
+    IF $1 = 'local' THEN
+        FOR r IN
+            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
+            WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL
+            RETURNING s.id, s.username
+        LOOP
+            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
+        END LOOP;
+    ELSE
+        -- Lock the users first, as password checks do: a login in flight commits its session
+        -- before this revokes it, or starts after.
+        PERFORM FROM auth.users u
+        WHERE u.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+        ORDER BY u.username
+        FOR NO KEY UPDATE;
+        FOR r IN
+            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
+            WHERE s.revoked_at IS NULL
+              AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+              AND ($1 = 'global' OR s.id <> ALL (v_sids))
+            RETURNING s.id, s.username
+        LOOP
+            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
+        END LOOP;
+    END IF;
+    IF $1 <> 'others' THEN
+        PERFORM auth_private._clear_session_cookies();
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.refresh_token(token text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_token text;
+    v_hash bytea;
+    v_session uuid;
+    v_spent_at timestamptz;
+    v_username text;
+    v_role name;
+    v_expires_at timestamptz;
+    v_new text;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
+    IF v_token IS NULL THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    v_hash := auth_private._refresh_token_hash(v_token);
+    UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now()
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NULL AND rt.expires_at > pg_catalog.now()
+    RETURNING rt.session_id INTO v_session;
+    IF FOUND THEN
+        -- Rotation. The session must be live; its expiry moves to the successor's.
+        UPDATE auth.sessions s
+        SET expires_at = pg_catalog.now()
+                + pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer),
+            refreshed_at = pg_catalog.now(),
+            last_seen_at = pg_catalog.now()
+        FROM auth.users u
+        WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
+        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
+        IF NOT FOUND THEN
+            PERFORM auth_private._end_timed_out_session(v_session);
+            RETURN auth_private._refresh_refused();
+        END IF;
+        v_new := auth_private._new_refresh_token();
+        INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
+        VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
+        PERFORM auth_private._audit('refresh', v_username, v_session);
+        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
+    END IF;
+
+    -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
+    -- grace window or to reuse detection.
+    SELECT rt.session_id, rt.spent_at INTO v_session, v_spent_at
+    FROM auth.refresh_tokens rt
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NOT NULL AND rt.expires_at > pg_catalog.now();
+    IF NOT FOUND THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    SELECT s.username, u.role INTO v_username, v_role
+    FROM auth.sessions s JOIN auth.users u ON u.username = s.username
+    WHERE s.id = v_session AND auth_private._live(s)
+    FOR NO KEY UPDATE OF s;
+    IF NOT FOUND THEN
+        PERFORM auth_private._end_timed_out_session(v_session);
+        RETURN auth_private._refresh_refused();
+    END IF;
+    IF pg_catalog.now() < v_spent_at
+            + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
+        PERFORM auth_private._audit('refresh', v_username, v_session, NULL, '{"grace": true}');
+        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'refresh_reuse'
+    WHERE s.id = v_session;
+    PERFORM auth_private._audit('refresh_reuse_detected', v_username, v_session);
+    RETURN auth_private._refresh_refused();
+END
+$$;
+
+
 -- Privileges, as a fresh install has them (sql/privileges.sql), stated for the objects this update
 -- creates only. A REVOKE or GRANT on an object that already exists would record its current
 -- grants — those the installation made since 0.1.0, such as auth.grant_session_access's — as the
