@@ -10,15 +10,25 @@ use crate::error::OrRaise;
 use crate::jwt;
 
 /// The token for row `tid`: the extra claims (checked: an object without reserved claims), then
-/// `tid`, `role`, `exp` when the token expires, and `iat` (plus the configured `aud`/`iss` unless
-/// the extra claims set them). `exp` is Unix seconds.
+/// `tid`, `role`, `scope` when the token has scopes (checked ones, space-separated), `exp` when
+/// the token expires, and `iat` (plus the configured `aud`/`iss` unless the extra claims set
+/// them). `exp` is Unix seconds.
 #[pg_extern(stable, parallel_safe, schema = "auth_private")]
-fn _sign_api_token(tid: Uuid, role: &str, exp: Option<i64>, claims: JsonB) -> String {
+fn _sign_api_token(
+    tid: Uuid,
+    role: &str,
+    exp: Option<i64>,
+    claims: JsonB,
+    scopes: Option<Array<'_, &str>>,
+) -> String {
     let mut map = credentials::check_extra_claims(&claims.0)
         .or_raise()
         .clone();
     map.insert(credentials::TOKEN_ID.into(), tid.to_string().into());
     map.insert("role".into(), role.into());
+    if let Some(scope) = crate::scopes::scope_claim(scopes) {
+        map.insert(credentials::SCOPE.into(), scope.into());
+    }
     if let Some(exp) = exp {
         map.insert("exp".into(), exp.into());
     }

@@ -16,6 +16,7 @@ mod jwt;
 mod keys;
 mod passwords;
 mod request;
+mod scopes;
 mod sessions;
 
 pgrx::pg_module_magic!();
@@ -67,9 +68,12 @@ extension_sql_file!(
     name = "api_tokens",
     requires = [
         "credentials",
+        "users",
         api_tokens::_sign_api_token,
         api_tokens::_invoking_role,
         check_request::_valid_credential_name,
+        scopes::_valid_scopes,
+        scopes::_check_scopes,
         request::_require_committing_transaction
     ]
 );
@@ -79,10 +83,13 @@ extension_sql_file!(
     requires = [
         "credentials",
         api_keys::_new_api_key,
+        api_keys::_imported_api_key,
         api_keys::_api_key_hash,
         api_keys::_sign_api_key_token,
         check_request::_valid_credential_name,
         check_request::_valid_plan,
+        scopes::_valid_scopes,
+        scopes::_check_scopes,
         request::_add_response_headers,
         request::_request_header,
         request::_require_committing_transaction
@@ -119,6 +126,17 @@ extension_sql_file!(
         request::_caller_claims,
         request::_require_committing_transaction,
         check_request::_to_uuid
+    ]
+);
+extension_sql_file!(
+    "../sql/my_api_tokens.sql",
+    name = "my_api_tokens",
+    requires = [
+        "api_tokens",
+        "sessions",
+        jwt::_setting,
+        request::_caller_claims,
+        request::_require_committing_transaction
     ]
 );
 extension_sql_file!(
