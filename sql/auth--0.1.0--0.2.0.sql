@@ -1396,7 +1396,7 @@ CREATE FUNCTION auth_private."_sign_api_token"(
 ) RETURNS TEXT
 STABLE PARALLEL SAFE
 LANGUAGE c
-AS 'MODULE_PATHNAME', '_sign_api_token_wrapper';
+AS 'MODULE_PATHNAME', '_sign_api_token_scoped_wrapper';
 
 DROP FUNCTION auth_private._sign_api_key_token(uuid, text, text, bigint);
 CREATE FUNCTION auth_private."_sign_api_key_token"(
@@ -1411,7 +1411,7 @@ CREATE FUNCTION auth_private."_sign_api_key_token"(
 )
 STABLE PARALLEL SAFE
 LANGUAGE c
-AS 'MODULE_PATHNAME', '_sign_api_key_token_wrapper';
+AS 'MODULE_PATHNAME', '_sign_api_key_token_scoped_wrapper';
 
 -- New columns, last as in a fresh install. Existing rows have no scopes and no owning user.
 ALTER TABLE auth.api_tokens

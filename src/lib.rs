@@ -69,7 +69,7 @@ extension_sql_file!(
     requires = [
         "credentials",
         "users",
-        api_tokens::_sign_api_token,
+        api_tokens::_sign_api_token_scoped,
         api_tokens::_invoking_role,
         check_request::_valid_credential_name,
         scopes::_valid_scopes,
@@ -85,7 +85,7 @@ extension_sql_file!(
         api_keys::_new_api_key,
         api_keys::_imported_api_key,
         api_keys::_api_key_hash,
-        api_keys::_sign_api_key_token,
+        api_keys::_sign_api_key_token_scoped,
         check_request::_valid_credential_name,
         check_request::_valid_plan,
         scopes::_valid_scopes,
