@@ -412,7 +412,7 @@ mod tests {
             "SELECT key_hash FROM auth.api_keys".into(),
             "UPDATE auth.api_keys SET enabled = true".into(),
             "SELECT * FROM auth_private._new_api_key()".into(),
-            "SELECT * FROM auth_private._sign_api_key_token(gen_random_uuid(), 'postgres', NULL, NULL)"
+            "SELECT * FROM auth_private._sign_api_key_token(gen_random_uuid(), 'postgres', NULL, NULL, NULL)"
                 .into(),
         ] {
             assert_error(&sql, "42501", "permission denied");
@@ -436,7 +436,7 @@ mod tests {
         // A key admin (documented grant) mints keys only for roles it is a member of: EXECUTE
         // alone does not let it hand out a role it cannot act as (a service role, a superuser).
         run("CREATE ROLE key_i_service NOLOGIN");
-        run("GRANT EXECUTE ON FUNCTION auth.create_api_key(name, text, timestamptz, text) TO key_i_admin");
+        run("GRANT EXECUTE ON FUNCTION auth.create_api_key(name, text, timestamptz, text, text[]) TO key_i_admin");
         run("SET LOCAL ROLE key_i_admin");
         for role in [
             "key_i_web".to_string(),

@@ -192,14 +192,15 @@ mod tests {
             format!("SELECT auth.revoke_api_token('{tid}')"),
             "SELECT * FROM auth.api_tokens".into(),
             "DELETE FROM auth.api_tokens".into(),
-            "SELECT auth_private._sign_api_token(gen_random_uuid(), 'postgres', NULL, '{}')".into(),
+            "SELECT auth_private._sign_api_token(gen_random_uuid(), 'postgres', NULL, '{}', NULL)"
+                .into(),
         ] {
             assert_error(&sql, "42501", "permission denied");
         }
         run("RESET ROLE");
         // The documented grant makes a role an API-token admin: it can mint and revoke through
         // the functions, still without reading the table.
-        run("GRANT EXECUTE ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb), auth.revoke_api_token(uuid) TO tok_e_admin");
+        run("GRANT EXECUTE ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb, text[]), auth.revoke_api_token(uuid) TO tok_e_admin");
         // EXECUTE alone mints for no role: the admin must be a member of the token's role.
         run("SET LOCAL ROLE tok_e_admin");
         assert_error(

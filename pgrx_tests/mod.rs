@@ -2,6 +2,7 @@
 //! so each file holds one `#[pg_schema] mod tests` and prefixes its test names.
 
 mod api_keys;
+mod api_scopes;
 mod api_tokens;
 mod bad_inputs;
 mod check_request;

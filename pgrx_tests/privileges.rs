@@ -58,6 +58,7 @@ mod tests {
         "auth_private._jwt_rejection(text)",
         "auth.claim(text)",
         "auth.claims()",
+        "auth.has_scope(text)",
         // The public JWK Set (SECURITY DEFINER: it reads the key store's public column).
         "auth.jwks()",
         "auth.role()",
@@ -87,6 +88,10 @@ mod tests {
         "auth.change_password(text,text)",
         "auth.check_request()",
         "auth.end_my_session(uuid)",
+        // The self-service API tokens, granted as docs/api-credentials.md shows.
+        "auth.create_my_api_token(text,timestamp with time zone,text[])",
+        "auth.my_api_tokens()",
+        "auth.revoke_my_api_token(uuid)",
         "auth.logout(text)",
         "auth.my_sessions()",
         "auth.refresh_token(text)",
@@ -141,6 +146,10 @@ mod tests {
         run("SELECT auth.grant_session_access('pv_anon', ARRAY['pv_web'])");
         run("SELECT auth.grant_request_check(ARRAY['pv_anon', 'pv_web']::name[])");
         run("GRANT EXECUTE ON FUNCTION auth.exchange_api_key(text) TO pv_anon");
+        run(
+            "GRANT EXECUTE ON FUNCTION auth.create_my_api_token(text, timestamptz, text[]), \
+             auth.my_api_tokens(), auth.revoke_my_api_token(uuid) TO pv_web",
+        );
         // A monitoring agent's role and a plain LOGIN role that connects directly.
         run("CREATE ROLE pv_monitor LOGIN IN ROLE pg_monitor");
         run("CREATE ROLE pv_login LOGIN");
@@ -540,8 +549,10 @@ mod tests {
             "auth.jwt_sign(jsonb)",
             "auth.sign(json,text,text)",
             "auth.hash_password(text)",
-            "auth.create_api_token(text,name,timestamp with time zone,jsonb)",
-            "auth.create_api_key(name,text,timestamp with time zone,text)",
+            "auth.create_api_token(text,name,timestamp with time zone,jsonb,text[])",
+            "auth.create_api_key(name,text,timestamp with time zone,text,text[])",
+            "auth.import_api_key(text,name,text,boolean,timestamp with time zone,text,text[])",
+            "auth.create_my_api_token(text,timestamp with time zone,text[])",
             "auth_private._new_refresh_token()",
             "auth_private._new_api_key()",
         ] {
@@ -795,6 +806,10 @@ mod tests {
         run("SELECT auth.grant_session_access('pv_anon', ARRAY['pv_web'])");
         run("SELECT auth.grant_request_check(ARRAY['pv_anon', 'pv_web']::name[])");
         run("GRANT EXECUTE ON FUNCTION auth.exchange_api_key(text) TO pv_anon");
+        run(
+            "GRANT EXECUTE ON FUNCTION auth.create_my_api_token(text, timestamptz, text[]), \
+             auth.my_api_tokens(), auth.revoke_my_api_token(uuid) TO pv_web",
+        );
         // A monitoring agent's role and a plain LOGIN role that connects directly.
         run("CREATE ROLE pv_monitor LOGIN IN ROLE pg_monitor");
         run("CREATE ROLE pv_login LOGIN");

@@ -13,21 +13,29 @@ CREATE TABLE auth.api_tokens (
     created_by   name        NOT NULL,
     expires_at   timestamptz,
     revoked_at   timestamptz,
-    last_used_at timestamptz
+    last_used_at timestamptz,
+    scopes       text[]      CONSTRAINT api_tokens_scopes_check CHECK (auth_private._valid_scopes(scopes)),
+    username     text        REFERENCES auth.users (username) ON DELETE CASCADE ON UPDATE CASCADE
 );
+CREATE INDEX api_tokens_username_idx ON auth.api_tokens (username);
 COMMENT ON TABLE auth.api_tokens IS
     'API tokens issued by auth.create_api_token (the JWT itself is never stored). Delete a row or set revoked_at to revoke.';
 COMMENT ON COLUMN auth.api_tokens.claims IS 'Extra claims the token carries besides tid, role, iat and exp.';
 COMMENT ON COLUMN auth.api_tokens.created_by IS 'The role that called create_api_token (after SET ROLE).';
 COMMENT ON COLUMN auth.api_tokens.last_used_at IS
     'Last request seen by auth.check_request, recorded at most once a minute and only by read-write, read-committed requests.';
+COMMENT ON COLUMN auth.api_tokens.scopes IS
+    'The scopes the token carries in its scope claim (space-separated); NULL: no scope claim.';
+COMMENT ON COLUMN auth.api_tokens.username IS
+    'The user who made the token for themselves (auth.create_my_api_token); NULL for tokens made by create_api_token.';
 SELECT pg_catalog.pg_extension_config_dump('auth.api_tokens', '');
 
 CREATE FUNCTION auth.create_api_token(
     name text,
     role name,
     expires_at timestamptz DEFAULT NULL,
-    claims jsonb DEFAULT '{}'
+    claims jsonb DEFAULT '{}',
+    scopes text[] DEFAULT NULL
 ) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -38,6 +46,7 @@ DECLARE
     v_exp    bigint;
     v_token  text;
     v_caller pg_catalog.name;
+    v_scopes text[];
 BEGIN
     PERFORM auth_private._require_committing_transaction();
     v_claims := coalesce(claims, '{}'::jsonb);
@@ -47,19 +56,21 @@ BEGIN
     END IF;
     PERFORM auth_private._check_credential_role(create_api_token.role, v_caller);
     PERFORM auth_private._check_credential_fields(create_api_token.name, NULL, create_api_token.expires_at);
+    v_scopes := auth_private._check_scopes(create_api_token.scopes);
     IF pg_catalog.isfinite(expires_at) THEN
         v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
     END IF;
     -- Signs first: bad claims or a missing key fail before anything is written.
-    v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims);
-    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at)
-    VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at);
+    v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims, v_scopes);
+    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at, scopes)
+    VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at,
+            v_scopes);
     PERFORM auth_private._audit('api_token_created', NULL, NULL, v_id, pg_catalog.jsonb_build_object('name', create_api_token.name, 'role', create_api_token.role, 'by', v_caller));
     RETURN v_token;
 END
 $$;
-COMMENT ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb) IS
-    'Records an API token and returns its JWT (tid, role, iat, exp when expiring, extra claims). Shown once.';
+COMMENT ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb, text[]) IS
+    'Records an API token and returns its JWT (tid, role, iat, exp when expiring, scope when scoped, extra claims). Shown once.';
 
 CREATE FUNCTION auth.revoke_api_token(id uuid) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -2723,6 +2723,433 @@ END
 $$;
 
 
+-- API keys made elsewhere (auth.import_api_key: any key of 20 to 256 printable ASCII characters
+-- is stored and exchanged like auth's own), scopes on API tokens and keys (the scope claim,
+-- auth.has_scope), and API tokens users make for themselves (auth.create_my_api_token).
+CREATE FUNCTION auth_private."_valid_scopes"(
+	"scopes" TEXT[]
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_valid_scopes_wrapper';
+
+CREATE FUNCTION auth_private."_check_scopes"(
+	"scopes" TEXT[]
+) RETURNS TEXT[]
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_check_scopes_wrapper';
+
+CREATE FUNCTION auth_private."_imported_api_key"(
+	"key" TEXT
+) RETURNS TABLE (
+	"display_prefix" TEXT,
+	"key_hash" bytea
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_imported_api_key_wrapper';
+
+CREATE FUNCTION auth."has_scope"(
+	"scope" TEXT
+) RETURNS bool
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'has_scope_wrapper';
+
+-- The signing helpers take the scopes: recreated (nothing but the flows below calls them).
+DROP FUNCTION auth_private._sign_api_token(uuid, text, bigint, jsonb);
+CREATE FUNCTION auth_private."_sign_api_token"(
+	"tid" uuid,
+	"role" TEXT,
+	"exp" bigint,
+	"claims" jsonb,
+	"scopes" TEXT[]
+) RETURNS TEXT
+STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_sign_api_token_scoped_wrapper';
+
+DROP FUNCTION auth_private._sign_api_key_token(uuid, text, text, bigint);
+CREATE FUNCTION auth_private."_sign_api_key_token"(
+	"key_id" uuid,
+	"role" TEXT,
+	"plan" TEXT,
+	"not_after" bigint,
+	"scopes" TEXT[]
+) RETURNS TABLE (
+	"token" TEXT,
+	"expires_in" bigint
+)
+STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_sign_api_key_token_scoped_wrapper';
+
+-- New columns, last as in a fresh install. Existing rows have no scopes and no owning user.
+ALTER TABLE auth.api_tokens
+    ADD COLUMN scopes   text[] CONSTRAINT api_tokens_scopes_check CHECK (auth_private._valid_scopes(scopes)),
+    ADD COLUMN username text   REFERENCES auth.users (username) ON DELETE CASCADE ON UPDATE CASCADE;
+CREATE INDEX api_tokens_username_idx ON auth.api_tokens (username);
+ALTER TABLE auth.api_keys
+    ADD COLUMN scopes text[] CONSTRAINT api_keys_scopes_check CHECK (auth_private._valid_scopes(scopes));
+COMMENT ON COLUMN auth.api_tokens.scopes IS
+    'The scopes the token carries in its scope claim (space-separated); NULL: no scope claim.';
+COMMENT ON COLUMN auth.api_tokens.username IS
+    'The user who made the token for themselves (auth.create_my_api_token); NULL for tokens made by create_api_token.';
+COMMENT ON COLUMN auth.api_keys.display_prefix IS
+    'The first characters of the key (pgauth_ + 6; 4 for an imported key of another format), to tell keys apart.';
+COMMENT ON COLUMN auth.api_keys.scopes IS
+    'The scopes the exchanged JWT carries in its scope claim (space-separated); NULL: no scope claim.';
+
+-- create_api_token and create_api_key take scopes: recreated, and the roles that could execute
+-- them (the credential admins of docs/api-credentials.md) can again, with the initial privileges
+-- of a fresh install (the owner's alone), as for change_password above.
+SELECT pg_catalog.set_config('auth_update.credential_grantees', coalesce((
+    SELECT pg_catalog.string_agg(p.proname || ' ' || pg_catalog.quote_ident(r.rolname), ',')
+    FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+    JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+    WHERE p.oid IN ('auth.create_api_token(text, name, timestamptz, jsonb)'::pg_catalog.regprocedure,
+                    'auth.create_api_key(name, text, timestamptz, text)'::pg_catalog.regprocedure)
+      AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner), ''), true);
+DROP FUNCTION auth.create_api_token(text, name, timestamptz, jsonb);
+DROP FUNCTION auth.create_api_key(name, text, timestamptz, text);
+
+CREATE FUNCTION auth.create_api_token(
+    name text,
+    role name,
+    expires_at timestamptz DEFAULT NULL,
+    claims jsonb DEFAULT '{}',
+    scopes text[] DEFAULT NULL
+) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_claims jsonb;
+    v_exp    bigint;
+    v_token  text;
+    v_caller pg_catalog.name;
+    v_scopes text[];
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    v_claims := coalesce(claims, '{}'::jsonb);
+    v_caller := auth_private._invoking_role();
+    IF create_api_token.name IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    PERFORM auth_private._check_credential_role(create_api_token.role, v_caller);
+    PERFORM auth_private._check_credential_fields(create_api_token.name, NULL, create_api_token.expires_at);
+    v_scopes := auth_private._check_scopes(create_api_token.scopes);
+    IF pg_catalog.isfinite(expires_at) THEN
+        v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
+    END IF;
+    -- Signs first: bad claims or a missing key fail before anything is written.
+    v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims, v_scopes);
+    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at, scopes)
+    VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at,
+            v_scopes);
+    RETURN v_token;
+END
+$$;
+COMMENT ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb, text[]) IS
+    'Records an API token and returns its JWT (tid, role, iat, exp when expiring, scope when scoped, extra claims). Shown once.';
+
+CREATE FUNCTION auth.create_api_key(
+    role name,
+    plan text DEFAULT NULL,
+    expires_at timestamptz DEFAULT NULL,
+    name text DEFAULT NULL,
+    scopes text[] DEFAULT NULL
+) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k        record;
+    v_scopes text[];
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._check_credential_role(create_api_key.role, auth_private._invoking_role());
+    PERFORM auth_private._check_credential_fields(create_api_key.name, create_api_key.plan,
+                                                   create_api_key.expires_at);
+    v_scopes := auth_private._check_scopes(create_api_key.scopes);
+    SELECT * INTO k FROM auth_private._new_api_key();
+    INSERT INTO auth.api_keys (name, key_hash, display_prefix, role, plan, expires_at, created_by, scopes)
+    VALUES (create_api_key.name, k.key_hash, k.display_prefix, create_api_key.role,
+            create_api_key.plan, create_api_key.expires_at, auth_private._invoking_role(), v_scopes);
+    RETURN k.key;
+END
+$$;
+COMMENT ON FUNCTION auth.create_api_key(name, text, timestamptz, text, text[]) IS
+    'Creates an API key for a role, plan and scopes and returns it; it is shown only this once.';
+
+REVOKE ALL ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth.create_api_key(name, text, timestamptz, text, text[]) FROM PUBLIC;
+-- GRANT inside an extension script records the grant as an initial privilege: the record is set
+-- back to what it was before the grants.
+DO $$
+DECLARE
+    v_grant text;
+    v_init  jsonb := (
+        SELECT pg_catalog.jsonb_object_agg(i.objoid::text, i.initprivs::text)
+        FROM pg_catalog.pg_init_privs i
+        WHERE i.objoid IN ('auth.create_api_token(text, name, timestamptz, jsonb, text[])'::pg_catalog.regprocedure,
+                           'auth.create_api_key(name, text, timestamptz, text, text[])'::pg_catalog.regprocedure)
+          AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0);
+BEGIN
+    IF pg_catalog.current_setting('auth_update.credential_grantees') = '' THEN
+        RETURN;
+    END IF;
+    FOREACH v_grant IN ARRAY pg_catalog.string_to_array(
+            pg_catalog.current_setting('auth_update.credential_grantees'), ',') LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
+            CASE pg_catalog.split_part(v_grant, ' ', 1)
+                WHEN 'create_api_token' THEN 'auth.create_api_token(text, name, timestamptz, jsonb, text[])'
+                ELSE 'auth.create_api_key(name, text, timestamptz, text, text[])' END,
+            pg_catalog.substr(v_grant, pg_catalog.strpos(v_grant, ' ') + 1));
+    END LOOP;
+    UPDATE pg_catalog.pg_init_privs i
+    SET initprivs = (v_init ->> i.objoid::text)::pg_catalog.aclitem[]
+    WHERE i.objoid IN ('auth.create_api_token(text, name, timestamptz, jsonb, text[])'::pg_catalog.regprocedure,
+                       'auth.create_api_key(name, text, timestamptz, text, text[])'::pg_catalog.regprocedure)
+      AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0;
+END
+$$;
+
+CREATE FUNCTION auth.import_api_key(
+    key text,
+    role name,
+    plan text DEFAULT NULL,
+    enabled boolean DEFAULT true,
+    expires_at timestamptz DEFAULT NULL,
+    name text DEFAULT NULL,
+    scopes text[] DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_caller pg_catalog.name := auth_private._invoking_role();
+    v_scopes text[];
+    k        record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF import_api_key.key IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'key must not be NULL';
+    END IF;
+    IF import_api_key.enabled IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'enabled must not be NULL';
+    END IF;
+    SELECT * INTO k FROM auth_private._imported_api_key(import_api_key.key);
+    PERFORM auth_private._check_credential_role(import_api_key.role, v_caller);
+    PERFORM auth_private._check_credential_fields(import_api_key.name, import_api_key.plan,
+                                                   import_api_key.expires_at);
+    v_scopes := auth_private._check_scopes(import_api_key.scopes);
+    BEGIN
+        INSERT INTO auth.api_keys (id, name, key_hash, display_prefix, role, plan, enabled, expires_at,
+                                   created_by, scopes)
+        VALUES (v_id, import_api_key.name, k.key_hash, k.display_prefix, import_api_key.role,
+                import_api_key.plan, import_api_key.enabled, import_api_key.expires_at, v_caller, v_scopes);
+    EXCEPTION WHEN unique_violation THEN
+        -- Not the constraint's own message, whose detail shows the key's hash.
+        RAISE SQLSTATE '23505' USING MESSAGE = 'this API key is already stored';
+    END;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION auth.import_api_key(text, name, text, boolean, timestamptz, text, text[]) IS
+    'Imports an API key made elsewhere (20-256 printable ASCII characters), storing only its SHA-256; returns its id.';
+
+CREATE OR REPLACE FUNCTION auth.exchange_api_key(key text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    presented text;
+    k         record;
+    t         record;
+    headers   jsonb;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    presented := coalesce(nullif(key, ''), auth_private._request_header('x-api-key'));
+    IF presented IS NULL OR presented = '' THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'API key required';
+    END IF;
+    -- Inside an HTTP request (PostgREST always sets request.headers) a configured proxy secret
+    -- is required, as for every request authenticated by an API credential.
+    IF coalesce(pg_catalog.current_setting('request.headers', true), '') <> ''
+       AND NOT auth_private._proxy_secret_ok() THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'API credentials are accepted only through the API gateway';
+    END IF;
+    SELECT a.id, a.role, a.plan, a.enabled, a.expires_at, a.last_used_at, a.scopes INTO k
+    FROM auth.api_keys AS a WHERE a.key_hash = auth_private._api_key_hash(presented);
+    IF NOT FOUND OR NOT k.enabled OR k.expires_at <= pg_catalog.now() THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Invalid API key';
+    END IF;
+    PERFORM auth_private._record_use('key', k.id, k.last_used_at);
+    SELECT * INTO t FROM auth_private._sign_api_key_token(
+        k.id, k.role, k.plan,
+        CASE WHEN pg_catalog.isfinite(k.expires_at)
+             THEN pg_catalog.floor(pg_catalog.date_part('epoch', k.expires_at))::bigint END,
+        k.scopes);
+    -- For gateways, which see only the status and headers of the subrequest: nginx
+    -- `auth_request_set $auth $upstream_http_authorization`, Caddy `copy_headers Authorization`.
+    headers := pg_catalog.jsonb_build_array(
+        pg_catalog.jsonb_build_object('Authorization', 'Bearer ' || t.token),
+        pg_catalog.jsonb_build_object('Cache-Control', 'no-store'),
+        pg_catalog.jsonb_build_object('X-Api-Key-Id', k.id::text));
+    IF k.plan IS NOT NULL THEN
+        headers := headers || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('X-Api-Plan', k.plan));
+    END IF;
+    PERFORM auth_private._add_response_headers(headers);
+    RETURN pg_catalog.jsonb_build_object(
+        'access_token', t.token, 'token_type', 'Bearer', 'expires_in', t.expires_in);
+END
+$$;
+
+-- API tokens a logged-in user makes for themselves (a script, a CLI, a CI job acting as them):
+-- rows of auth.api_tokens with username set, carrying sub = that username and the user's own role
+-- (auth.users.role), never more; each may be narrowed by scopes. The operator bounds them with
+-- auth.my_api_token_max_ttl (a required expiry, capped) and auth.my_api_token_max_count (live
+-- tokens per user). None of these functions is granted by default (docs/api-credentials.md).
+
+-- The user the caller's own access token proves (auth_private._caller_session, as for
+-- change_password: the Authorization bearer token or the access_token cookie, verified, its
+-- session live when it names one; never request.jwt.claims), with the user's role. PT401 'Not
+-- logged in' otherwise, and for a token that is itself an API credential (tid, key_id): a token
+-- proves a user only when the user logged in for it, else a narrowly scoped token could mint a
+-- broader one, or outlive its own revocation through the tokens it made.
+CREATE FUNCTION auth_private._my_token_owner(OUT username text, OUT role name)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_claims jsonb := auth_private._caller_claims(true);
+    v_caller record;
+BEGIN
+    IF v_claims IS NULL OR v_claims ? 'tid' OR v_claims ? 'key_id' THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    SELECT * INTO v_caller FROM auth_private._caller_session();
+    SELECT u.username, u.role INTO username, role
+    FROM auth.users AS u WHERE u.username = v_caller.username;
+    IF username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+END
+$$;
+
+-- POST /rpc/create_my_api_token {"name": ..., "expires_at": ..., "scopes": [...]}
+--
+-- Returns the token's JWT (shown once): sub (the username), tid, role (the user's), scope when
+-- scoped, iat, exp. Raised: PT401 'Not logged in' (see _my_token_owner); 22023 for a NULL, empty
+-- or over-256-character name, a NULL, infinite or past expires_at, one later than
+-- auth.my_api_token_max_ttl from now, or bad scopes; 54000 when the user already holds
+-- auth.my_api_token_max_count live tokens; 25006 (HTTP 405) in a read-only transaction or with
+-- Prefer: tx=rollback. Creations by one user are serialized on the user's row, so the cap holds
+-- under concurrency. Nothing is written unless the token is returned.
+CREATE FUNCTION auth.create_my_api_token(name text, expires_at timestamptz, scopes text[] DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner  record;
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_scopes text[];
+    v_max    integer := auth_private._setting('my_api_token_max_count')::integer;
+    v_ttl    integer := auth_private._setting('my_api_token_max_ttl')::integer;
+    v_claims jsonb;
+    v_token  text;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_owner FROM auth_private._my_token_owner();
+    IF create_my_api_token.name IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    IF create_my_api_token.expires_at IS NULL OR NOT pg_catalog.isfinite(create_my_api_token.expires_at) THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at is required and must be finite';
+    END IF;
+    PERFORM auth_private._check_credential_fields(create_my_api_token.name, NULL, create_my_api_token.expires_at);
+    IF create_my_api_token.expires_at > pg_catalog.now() + pg_catalog.make_interval(secs => v_ttl) THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = pg_catalog.format(
+            'expires_at must be at most %s seconds from now (auth.my_api_token_max_ttl)', v_ttl);
+    END IF;
+    v_scopes := auth_private._check_scopes(create_my_api_token.scopes);
+    PERFORM FROM auth.users AS u WHERE u.username = v_owner.username FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM auth.api_tokens AS t
+        WHERE t.username = v_owner.username AND t.revoked_at IS NULL
+          AND (t.expires_at IS NULL OR t.expires_at > pg_catalog.now())) >= v_max THEN
+        RAISE SQLSTATE '54000' USING MESSAGE = pg_catalog.format(
+            'at most %s live API tokens per user (auth.my_api_token_max_count): revoke one first', v_max);
+    END IF;
+    v_claims := pg_catalog.jsonb_build_object('sub', v_owner.username);
+    v_token := auth_private._sign_api_token(
+        v_id, v_owner.role,
+        pg_catalog.floor(pg_catalog.date_part('epoch', create_my_api_token.expires_at))::bigint,
+        v_claims, v_scopes);
+    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at, scopes, username)
+    VALUES (v_id, create_my_api_token.name, v_owner.role, v_claims, auth_private._invoking_role(),
+            create_my_api_token.expires_at, v_scopes, v_owner.username);
+    RETURN v_token;
+END
+$$;
+COMMENT ON FUNCTION auth.create_my_api_token(text, timestamptz, text[]) IS
+    'Creates an API token for the logged-in user (their role, sub = username, optional scopes) and returns its JWT. Shown once.';
+
+-- GET /rpc/my_api_tokens: the tokens the logged-in user made for themselves, newest first, live
+-- or not; never a secret (the JWT is not stored). PT401 'Not logged in' as above.
+CREATE FUNCTION auth.my_api_tokens()
+RETURNS TABLE (id uuid, name text, created_at timestamptz, expires_at timestamptz,
+               last_used_at timestamptz, revoked_at timestamptz, scopes text[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner record;
+BEGIN
+    SELECT * INTO v_owner FROM auth_private._my_token_owner();
+    RETURN QUERY
+        SELECT t.id, t.name, t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scopes
+        FROM auth.api_tokens AS t
+        WHERE t.username = v_owner.username
+        ORDER BY t.created_at DESC, t.id;
+END
+$$;
+COMMENT ON FUNCTION auth.my_api_tokens() IS
+    'The API tokens the logged-in user made for themselves (no secrets).';
+
+-- POST /rpc/revoke_my_api_token {"id": ...}: revokes one of the logged-in user's own tokens.
+-- True if it was live; false if unknown, already revoked or another user's (one answer for all).
+-- PT401 'Not logged in' as above; 22023 for NULL; 25006 (HTTP 405) in a read-only transaction.
+CREATE FUNCTION auth.revoke_my_api_token(id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_owner FROM auth_private._my_token_owner();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    UPDATE auth.api_tokens AS t SET revoked_at = pg_catalog.now()
+    WHERE t.id = $1 AND t.username = v_owner.username AND t.revoked_at IS NULL;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_my_api_token(uuid) IS
+    'Revokes one of the logged-in user''s own API tokens; true if it was live, false otherwise (also for another user''s).';
+
+-- The claim helper for row-level security, as executable as the others.
+GRANT EXECUTE ON FUNCTION auth.has_scope(text) TO PUBLIC;
+
 -- Privileges, as a fresh install has them (sql/privileges.sql), stated for the objects this update
 -- creates only. A REVOKE or GRANT on an object that already exists would record its current
 -- grants — those the installation made since 0.1.0, such as auth.grant_session_access's — as the

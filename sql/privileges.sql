@@ -32,6 +32,7 @@ GRANT EXECUTE ON FUNCTION
     auth.claim(text),
     auth.uid(),
     auth.role(),
+    auth.has_scope(text),
     -- The public JWK Set, for every service (and PostgREST's anonymous role).
     auth.jwks()
 TO PUBLIC;

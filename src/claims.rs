@@ -1,5 +1,6 @@
 //! The claim helpers for row-level security — `auth.claims()`, `auth.claim(name)`, `auth.uid()`,
-//! `auth.role()` — over `request.jwt.claims`, the claims PostgREST sets for each request.
+//! `auth.role()`, `auth.has_scope(scope)` — over `request.jwt.claims`, the claims PostgREST sets
+//! for each request.
 //!
 //! A policy written `USING (owner = auth.uid())` calls the helper once per row, so nothing here
 //! parses per call: the setting's text is parsed once per distinct value and kept for the
@@ -34,7 +35,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::CString;
 
-use auth_core::AuthError;
+use auth_core::{credentials, AuthError};
 use pgrx::prelude::*;
 use pgrx::{IntoDatum, PgSqlErrorCode};
 
@@ -60,6 +61,8 @@ struct Parsed {
     /// The role at the path of `auth.jwt_role_claim_key` when that is not the top-level `role`,
     /// with the path's generation (`gucs::role_claim_path`) it was found with.
     role_at_path: Option<(u64, Option<String>)>,
+    /// `->> 'scope'`, read at the first `auth.has_scope` of this value.
+    scope: Option<Option<String>>,
     memo: HashMap<String, Option<String>>,
 }
 
@@ -99,6 +102,7 @@ impl Parsed {
             sub: None,
             role: None,
             role_at_path: None,
+            scope: None,
             memo: HashMap::new(),
         };
         parsed.sub = parsed.lookup("sub");
@@ -164,6 +168,17 @@ impl Parsed {
             .or_else(|| self.role.clone());
         self.role_at_path = Some((generation, role.clone()));
         role
+    }
+
+    /// Whether the `scope` claim grants `wanted` (`auth_core::credentials::scope_grants`).
+    fn scope_grants(&mut self, wanted: &str) -> bool {
+        if self.scope.is_none() {
+            self.scope = Some(self.lookup(credentials::SCOPE));
+        }
+        self.scope
+            .as_ref()
+            .and_then(Option::as_deref)
+            .is_some_and(|claim| credentials::scope_grants(claim, wanted))
     }
 
     /// A copy of the claims in `mcx`, or in the call's memory context.
@@ -349,4 +364,12 @@ fn role(fcinfo: pg_sys::FunctionCallInfo) -> Option<TextDatum> {
         })
     })
     .map(TextDatum)
+}
+
+/// Whether the request's `scope` claim (`claims ->> 'scope'`: space-separated scopes, RFC 8693)
+/// holds `scope` exactly: false without a `scope` claim, for an empty `scope` and for a `scope`
+/// with a space in it (no one scope can equal it). NULL for NULL.
+#[pg_extern(stable, strict, parallel_safe)]
+fn has_scope(scope: &str) -> bool {
+    with_claims(|parsed| parsed.scope_grants(scope))
 }

@@ -89,6 +89,8 @@ pub static SESSION_MAX_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static AUDIT_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(90 * 24 * 3600);
 
 pub static API_KEY_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(300);
+pub static MY_API_TOKEN_MAX_TTL: GucSetting<i32> = GucSetting::<i32>::new(90 * 24 * 3600);
+pub static MY_API_TOKEN_MAX_COUNT: GucSetting<i32> = GucSetting::<i32>::new(10);
 pub static CHECK_SESSIONS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PROXY_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static KEY_ENCRYPTION_KEY: GucSetting<Option<CString>> =
@@ -546,6 +548,22 @@ pub fn init() {
         24 * 3600,
         GucFlags::UNIT_S,
     );
+    int(
+        c"auth.my_api_token_max_ttl",
+        c"Longest lifetime of an API token a user creates for themselves (create_my_api_token).",
+        &MY_API_TOKEN_MAX_TTL,
+        60,
+        366 * 24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.my_api_token_max_count",
+        c"Live API tokens a user may hold from create_my_api_token; 0: none.",
+        &MY_API_TOKEN_MAX_COUNT,
+        0,
+        1000,
+        GucFlags::default(),
+    );
     boolean(
         c"auth.check_sessions",
         c"check_request refuses access tokens whose session (sid) is no longer live.",
@@ -854,6 +872,12 @@ pub fn audit_retention() -> i32 {
 pub fn api_key_token_ttl() -> i32 {
     API_KEY_TOKEN_TTL.get()
 }
+pub fn my_api_token_max_ttl() -> i32 {
+    MY_API_TOKEN_MAX_TTL.get()
+}
+pub fn my_api_token_max_count() -> i32 {
+    MY_API_TOKEN_MAX_COUNT.get()
+}
 pub fn check_sessions() -> bool {
     CHECK_SESSIONS.get()
 }
@@ -895,6 +919,8 @@ pub fn setting_text(name: &str) -> Option<String> {
         "session_max_lifetime" => session_max_lifetime().to_string(),
         "audit_retention" => audit_retention().to_string(),
         "api_key_token_ttl" => api_key_token_ttl().to_string(),
+        "my_api_token_max_ttl" => my_api_token_max_ttl().to_string(),
+        "my_api_token_max_count" => my_api_token_max_count().to_string(),
         "check_sessions" => check_sessions().to_string(),
         "proxy_secret_set" => proxy_secret().is_some().to_string(),
         "postgrest_channel" => postgrest_channel(),

@@ -17,6 +17,7 @@ mod jwt;
 mod keys;
 mod passwords;
 mod request;
+mod scopes;
 mod sessions;
 
 pgrx::pg_module_magic!();
@@ -78,9 +79,12 @@ extension_sql_file!(
     requires = [
         "credentials",
         "audit",
-        api_tokens::_sign_api_token,
+        "users",
+        api_tokens::_sign_api_token_scoped,
         api_tokens::_invoking_role,
         check_request::_valid_credential_name,
+        scopes::_valid_scopes,
+        scopes::_check_scopes,
         request::_require_committing_transaction
     ]
 );
@@ -91,10 +95,13 @@ extension_sql_file!(
         "credentials",
         "audit",
         api_keys::_new_api_key,
+        api_keys::_imported_api_key,
         api_keys::_api_key_hash,
-        api_keys::_sign_api_key_token,
+        api_keys::_sign_api_key_token_scoped,
         check_request::_valid_credential_name,
         check_request::_valid_plan,
+        scopes::_valid_scopes,
+        scopes::_check_scopes,
         request::_add_response_headers,
         request::_request_header,
         request::_require_committing_transaction
@@ -136,6 +143,17 @@ extension_sql_file!(
         request::_caller_claims,
         request::_require_committing_transaction,
         check_request::_to_uuid
+    ]
+);
+extension_sql_file!(
+    "../sql/my_api_tokens.sql",
+    name = "my_api_tokens",
+    requires = [
+        "api_tokens",
+        "sessions",
+        jwt::_setting,
+        request::_caller_claims,
+        request::_require_committing_transaction
     ]
 );
 extension_sql_file!(

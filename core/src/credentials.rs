@@ -1,6 +1,7 @@
 //! API tokens, API keys and sessions as they appear in a request's JWT claims: which claims mark
 //! a credential the database must check (`tid`, `sid`, `key_id`), which claims an API token's
-//! extra claims may not set, and the constant-time comparison of the proxy secret.
+//! extra claims may not set, the scopes a credential carries (the `scope` claim), and the
+//! constant-time comparison of the proxy secret.
 
 use serde_json::{Map, Value};
 
@@ -15,9 +16,75 @@ pub const SESSION_ID: &str = "sid";
 /// JOSE header parameter naming a signing key.
 pub const KEY_ID: &str = "key_id";
 
-/// Claims an API token's extra claims cannot set: the four the token is made of, and the two
-/// other credential markers, which would make `auth.check_request` look up the wrong table.
-pub const API_TOKEN_RESERVED: [&str; 6] = ["tid", "role", "iat", "exp", SESSION_ID, KEY_ID];
+/// Claim carrying a credential's scopes, space-separated (RFC 8693, section 4.2).
+pub const SCOPE: &str = "scope";
+
+/// Claims an API token's extra claims cannot set: the four the token is made of, the two other
+/// credential markers, which would make `auth.check_request` look up the wrong table, and
+/// `scope`, which only the token's `scopes` set.
+pub const API_TOKEN_RESERVED: [&str; 7] = ["tid", "role", "iat", "exp", SESSION_ID, KEY_ID, SCOPE];
+
+/// At most this many scopes on one credential.
+pub const MAX_SCOPES: usize = 64;
+
+/// One scope: 1 to 64 characters of RFC 6749's scope-token (section 3.3: `%x21 / %x23-5B /
+/// %x5D-7E`, printable ASCII but space, `"` and `\`). The one rule, used by the tables' CHECK
+/// constraints and by the functions that create credentials.
+pub fn valid_scope(scope: &str) -> bool {
+    (1..=64).contains(&scope.len())
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// A credential's scopes: no NULL, each [`valid_scope`], at most [`MAX_SCOPES`], none twice
+/// (22023). An empty list is valid: it means no `scope` claim. Nothing of the scopes is echoed
+/// but their positions (1-based, as SQL arrays count).
+pub fn check_scopes(scopes: &[Option<&str>]) -> Result<(), AuthError> {
+    if scopes.len() > MAX_SCOPES {
+        return Err(AuthError::InvalidParameter(format!(
+            "at most {MAX_SCOPES} scopes"
+        )));
+    }
+    for (i, scope) in scopes.iter().enumerate() {
+        let Some(scope) = scope else {
+            return Err(AuthError::InvalidParameter(
+                "scopes must not contain NULL".into(),
+            ));
+        };
+        if !valid_scope(scope) {
+            return Err(AuthError::InvalidParameter(format!(
+                "scope {} must be 1 to 64 characters, printable ASCII without space, \" and \\ \
+                 (RFC 6749 scope-token)",
+                i + 1
+            )));
+        }
+        if scopes[..i].contains(&Some(scope)) {
+            return Err(AuthError::InvalidParameter(format!(
+                "scope {} repeats an earlier one",
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `scope` claim of checked scopes: space-separated, in their order; None for no scopes.
+pub fn scope_claim<S: AsRef<str>>(scopes: &[S]) -> Option<String> {
+    (!scopes.is_empty()).then(|| {
+        scopes
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// Whether a `scope` claim (space-separated scopes) grants `wanted`: one of its scopes is
+/// exactly `wanted`. An empty `wanted` is granted by no claim.
+pub fn scope_grants(claim: &str, wanted: &str) -> bool {
+    !wanted.is_empty() && claim.split(' ').any(|s| s == wanted)
+}
 
 /// Refuses extra claims that are not a JSON object or that set a reserved claim (22023).
 pub fn check_extra_claims(claims: &Value) -> Result<&Map<String, Value>, AuthError> {
@@ -206,6 +273,62 @@ mod tests {
             b"s3cret-proxy-value-and-more",
             b"s3cret-proxy-value"
         ));
+    }
+
+    #[test]
+    fn scopes() {
+        for good in [
+            "a",
+            "read:orders",
+            "!#[]~",
+            "https://api.example/x",
+            &"s".repeat(64),
+        ] {
+            assert!(valid_scope(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "é",
+            "a\tb",
+            "\u{7f}",
+            &"s".repeat(65),
+        ] {
+            assert!(!valid_scope(bad), "{bad:?}");
+        }
+        assert!(check_scopes(&[]).is_ok());
+        assert!(check_scopes(&[Some("read"), Some("write")]).is_ok());
+        let msg = |s: &[Option<&str>]| check_scopes(s).unwrap_err().message();
+        assert_eq!(msg(&[Some("a"), None]), "scopes must not contain NULL");
+        assert!(msg(&[Some("a"), Some("b c")]).starts_with("scope 2 must be"));
+        assert_eq!(
+            msg(&[Some("a"), Some("b"), Some("a")]),
+            "scope 3 repeats an earlier one"
+        );
+        let many: Vec<String> = (0..65).map(|i| format!("s{i}")).collect();
+        let many: Vec<Option<&str>> = many.iter().map(|s| Some(s.as_str())).collect();
+        assert_eq!(msg(&many), "at most 64 scopes");
+        assert!(check_scopes(&many[..64]).is_ok());
+        assert_eq!(check_scopes(&[None]).unwrap_err().sqlstate(), "22023");
+
+        assert_eq!(scope_claim::<&str>(&[]), None);
+        assert_eq!(
+            scope_claim(&["read", "write"]).as_deref(),
+            Some("read write")
+        );
+        assert!(scope_grants("read write", "write") && scope_grants("read", "read"));
+        for (claim, wanted) in [
+            ("read write", "rea"),
+            ("read write", "read write"),
+            ("read", ""),
+            ("", ""),
+            ("read  write", ""),
+            ("readwrite", "read"),
+        ] {
+            assert!(!scope_grants(claim, wanted), "{claim:?} {wanted:?}");
+        }
     }
 
     #[test]

@@ -56,9 +56,53 @@ pub fn looks_like_refresh_token(t: &str) -> bool {
     t.len() == ENCODED_LEN && t.bytes().all(is_b64url_char)
 }
 
-pub fn looks_like_api_key(k: &str) -> bool {
+/// The shape of a key `auth` made itself: `pgauth_` and 43 base64url characters.
+pub fn is_own_api_key(k: &str) -> bool {
     k.strip_prefix(API_KEY_PREFIX)
         .is_some_and(looks_like_refresh_token)
+}
+
+/// The lengths of an API key `auth` accepts: its own keys (50 characters) and imported keys of
+/// other formats, such as 32 to 128 hex digits. The floor keeps out keys too short to resist
+/// guessing whatever their alphabet; what an imported key's characters are worth, `auth` cannot
+/// know.
+pub const API_KEY_MIN_LEN: usize = 20;
+pub const API_KEY_MAX_LEN: usize = 256;
+
+/// The one rule for what can be an API key, imported or presented: 20 to 256 printable ASCII
+/// characters without space (`%x21-7E`). Every key `auth` makes has this shape; text of any other
+/// shape is refused without a lookup.
+pub fn looks_like_api_key(k: &str) -> bool {
+    (API_KEY_MIN_LEN..=API_KEY_MAX_LEN).contains(&k.len())
+        && k.bytes().all(|b| (0x21..=0x7E).contains(&b))
+}
+
+/// Refuses an imported key of another shape than [`looks_like_api_key`] (22023; the message
+/// never contains the key).
+pub fn check_imported_api_key(k: &str) -> Result<(), AuthError> {
+    if looks_like_api_key(k) {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidParameter(format!(
+            "key must be {API_KEY_MIN_LEN} to {API_KEY_MAX_LEN} printable ASCII characters without spaces"
+        )))
+    }
+}
+
+/// How much of an imported key is kept in clear: 4 characters (a short key must not lose much of
+/// its secret to listings); a key of `auth`'s own shape keeps its usual prefix.
+pub const IMPORTED_KEY_DISPLAY_LEN: usize = 4;
+
+/// The clear part of an imported key kept for display.
+pub fn imported_key_display_prefix(key: &str) -> &str {
+    if is_own_api_key(key) {
+        return api_key_display_prefix(key);
+    }
+    let end = key
+        .char_indices()
+        .nth(IMPORTED_KEY_DISPLAY_LEN)
+        .map_or(key.len(), |(i, _)| i);
+    &key[..end]
 }
 
 /// What is stored instead of the credential.
@@ -83,7 +127,7 @@ mod tests {
     fn api_keys_have_prefix_and_shape() {
         let k = new_api_key().unwrap();
         assert!(k.starts_with("pgauth_"));
-        assert!(looks_like_api_key(&k));
+        assert!(is_own_api_key(&k) && looks_like_api_key(&k));
         assert_eq!(api_key_display_prefix(&k).len(), 13);
         for bad in [
             "",
@@ -93,10 +137,47 @@ mod tests {
             &format!("{k}x"),
             &k.replace('_', "+"),
         ] {
-            assert!(!looks_like_api_key(bad), "{bad}");
+            assert!(!is_own_api_key(bad), "{bad}");
         }
         assert_eq!(api_key_display_prefix("pg"), "pg");
         assert_eq!(api_key_display_prefix("pgauth_€€€€€€€€"), "pgauth_€€€€€€");
+    }
+
+    #[test]
+    fn imported_keys() {
+        let hex48 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c";
+        for good in [
+            hex48,
+            &"a".repeat(20),
+            &"f".repeat(128),
+            &"~".repeat(256),
+            "sk_live_!#$%&'()*+,-./:;<=>?@[]^`{|}",
+            &new_api_key().unwrap(),
+        ] {
+            assert!(looks_like_api_key(good), "{good}");
+            assert!(check_imported_api_key(good).is_ok());
+        }
+        for bad in [
+            "",
+            &"a".repeat(19),
+            &"a".repeat(257),
+            "aaaaaaaaaa aaaaaaaaaa",
+            "aaaaaaaaaaaaaaaaaaaa\n",
+            "aaaaaaaaaaaaaaaaaaaé",
+            "aaaaaaaaaaaaaaaaaaa\u{7f}",
+            "\taaaaaaaaaaaaaaaaaaaa",
+        ] {
+            assert!(!looks_like_api_key(bad), "{bad:?}");
+            let e = check_imported_api_key(bad).unwrap_err();
+            assert_eq!(e.sqlstate(), "22023");
+            assert_eq!(
+                e.message(),
+                "key must be 20 to 256 printable ASCII characters without spaces"
+            );
+        }
+        assert_eq!(imported_key_display_prefix(hex48), "9f86");
+        let k = new_api_key().unwrap();
+        assert_eq!(imported_key_display_prefix(&k), api_key_display_prefix(&k));
     }
 
     #[test]

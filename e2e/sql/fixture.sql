@@ -19,6 +19,11 @@ GRANT anon, member, tokenauthed, web_trial, web_paid, auditor TO authenticator;
 SELECT auth.grant_session_access('anon', ARRAY['member']::name[]);
 SELECT auth.grant_request_check(ARRAY['anon', 'member', 'tokenauthed', 'web_trial', 'web_paid', 'auditor']::name[]);
 GRANT EXECUTE ON FUNCTION auth.exchange_api_key(text) TO anon;
+-- Logged-in users make their own API tokens (docs/api-credentials.md, setup step 4).
+GRANT EXECUTE ON FUNCTION
+    auth.create_my_api_token(text, timestamptz, text[]), auth.my_api_tokens(),
+    auth.revoke_my_api_token(uuid)
+TO member;
 
 CREATE SCHEMA api;
 GRANT USAGE ON SCHEMA api TO anon, member, tokenauthed, web_trial, web_paid, auditor;

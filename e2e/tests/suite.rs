@@ -29,6 +29,14 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         "api_keys_via_nginx",
         scenarios::api_keys::api_keys_via_nginx,
     ),
+    (
+        "imported_api_keys_via_psql",
+        scenarios::api_scopes::imported_api_keys_via_psql,
+    ),
+    (
+        "my_api_token_over_http",
+        scenarios::api_scopes::my_api_token_over_http,
+    ),
     ("rls_matrix", scenarios::rls::rls_matrix),
     (
         "concurrent_refresh",

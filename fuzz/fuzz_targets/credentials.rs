@@ -2,8 +2,15 @@
 //! prefix, UUID parsing, the claim markers `auth.check_request` reads (`tid`, `sid`, `key_id`),
 //! its substring fast path, extra-claim checks of API tokens, and the constant-time comparison.
 //!
-//! Invariants: shape checks accept exactly 43 base64url characters (behind `pgauth_` for keys);
-//! the display prefix is a char-boundary prefix of at most 13 characters; an accepted UUID prints
+//! Also the scope rule of API tokens and keys, the `scope` claim and `auth.has_scope`'s test, and
+//! the shape of imported API keys.
+//!
+//! Invariants: refresh tokens are exactly 43 base64url characters, `auth`'s own keys the same
+//! behind `pgauth_`; a presented or imported key is exactly 20 to 256 printable ASCII characters
+//! without space, every own key is one, and a refused import never echoes the key; the display
+//! prefixes are char-boundary prefixes of at most 13 (own) or 4 (imported) characters; a scope
+//! is exactly 1 to 64 RFC 6749 scope-token characters; checked scopes joined into a claim grant
+//! each of them and nothing else; an accepted UUID prints
 //! back as its lowercase text; the fast path of check_request (`may_carry_markers`) never skips
 //! claims that carry a marker, once the claims are in the compact form PostgREST writes; reserved
 //! claims never pass `check_extra_claims`; `secrets_equal(a, b) == (a == b)`.
@@ -47,15 +54,75 @@ fuzz_target!(|data: &[u8]| {
         token::looks_like_refresh_token(text),
         text.len() == 43 && b64(text)
     );
-    assert_eq!(
-        token::looks_like_api_key(text),
-        text.strip_prefix("pgauth_")
-            .is_some_and(|r| r.len() == 43 && b64(r))
-    );
+    let own = text
+        .strip_prefix("pgauth_")
+        .is_some_and(|r| r.len() == 43 && b64(r));
+    assert_eq!(token::is_own_api_key(text), own);
+    let printable =
+        (20..=256).contains(&text.len()) && text.bytes().all(|b| (0x21..=0x7E).contains(&b));
+    assert_eq!(token::looks_like_api_key(text), printable);
+    assert!(!own || printable);
+    match token::check_imported_api_key(text) {
+        Ok(()) => assert!(printable),
+        Err(e) => {
+            assert!(!printable);
+            assert_eq!(e.sqlstate(), "22023");
+            assert_eq!(
+                e.message(),
+                "key must be 20 to 256 printable ASCII characters without spaces"
+            );
+        }
+    }
     let prefix = token::api_key_display_prefix(text);
     assert!(text.starts_with(prefix));
     assert!(prefix.chars().count() <= token::API_KEY_DISPLAY_LEN);
     assert!(prefix.len() == text.len() || prefix.chars().count() == token::API_KEY_DISPLAY_LEN);
+    let shown = token::imported_key_display_prefix(text);
+    assert!(text.starts_with(shown));
+    if !own {
+        assert!(shown.chars().count() <= token::IMPORTED_KEY_DISPLAY_LEN);
+    }
+
+    // Scopes: the input split on newlines is a list of scopes.
+    let valid = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    };
+    let scopes: Vec<&str> = text.split('\n').collect();
+    for s in &scopes {
+        assert_eq!(credentials::valid_scope(s), valid(s), "{s:?}");
+    }
+    let listed: Vec<Option<&str>> = scopes.iter().copied().map(Some).collect();
+    match credentials::check_scopes(&listed) {
+        Ok(()) => {
+            assert!(scopes.len() <= credentials::MAX_SCOPES);
+            assert!(scopes.iter().all(|s| valid(s)));
+            let claim = credentials::scope_claim(&scopes).unwrap();
+            for (i, s) in scopes.iter().enumerate() {
+                assert!(credentials::scope_grants(&claim, s));
+                assert!(!scopes[..i].contains(s), "a repeated scope passed");
+            }
+            // Nothing else: any wanted scope is granted exactly when it is one of them.
+            for wanted in text.split(['\n', ' ']) {
+                assert_eq!(
+                    credentials::scope_grants(&claim, wanted),
+                    scopes.contains(&wanted)
+                );
+            }
+        }
+        Err(e) => {
+            assert_eq!(e.sqlstate(), "22023");
+            // Positions only, never a scope.
+            assert!(!e.message().contains('\n'));
+        }
+    }
+    if let Some((claim, wanted)) = text.split_once('\n') {
+        assert_eq!(
+            credentials::scope_grants(claim, wanted),
+            !wanted.is_empty() && claim.split(' ').any(|s| s == wanted)
+        );
+    }
 
     // UUIDs.
     if let Some(u) = credentials::parse_uuid(text) {

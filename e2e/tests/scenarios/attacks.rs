@@ -715,8 +715,8 @@ pub fn minting_for_unheld_role(s: &mut Stack) {
         "CREATE ROLE token_admin NOLOGIN;
          GRANT token_admin TO authenticator;
          SELECT auth.grant_request_check(ARRAY['token_admin']::name[]);
-         GRANT EXECUTE ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb),
-                                   auth.create_api_key(name, text, timestamptz, text)
+         GRANT EXECUTE ON FUNCTION auth.create_api_token(text, name, timestamptz, jsonb, text[]),
+                                   auth.create_api_key(name, text, timestamptz, text, text[])
              TO token_admin;",
     )
     .unwrap();

@@ -2,6 +2,7 @@
 //! assertions that print the whole HTTP exchange) on the first wrong status, header or body.
 
 pub mod api_keys;
+pub mod api_scopes;
 pub mod api_tokens;
 pub mod attacks;
 mod common;
