@@ -2566,162 +2566,6 @@ BEGIN
 END
 $$;
 
--- Functions that several parts of this update change, in their final form (as sql/*.sql
--- define them).
-CREATE OR REPLACE FUNCTION auth.login(username text, password text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_key text;
-    v_user record;
-    v_answer jsonb;
-BEGIN
-    PERFORM auth_private._require_committing_transaction();
-    PERFORM auth_private._require_same_origin();
-    IF $1 IS NULL OR $2 IS NULL THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
-    END IF;
-    PERFORM auth_private._check_password($2);
-    v_key := auth_private._throttle_key($1);
-    SELECT * INTO v_user FROM auth_private._lock_user($1);
-    v_answer := auth_private._throttled(v_key);
-    IF v_answer IS NOT NULL THEN
-        RETURN v_answer;
-    END IF;
-    IF NOT auth_private._login_password_matches($2, v_user.password) THEN
-        PERFORM auth_private._audit('login_failed', v_key, NULL, NULL,
-                                    pg_catalog.jsonb_build_object('user_exists', v_user.username IS NOT NULL));
-        RETURN auth_private._password_refused(v_key, 'Invalid user or password');
-    END IF;
-    IF auth_private._password_needs_rehash(v_user.password) THEN
-        UPDATE auth.users u SET password = auth_private._hash_to_store($2)
-        WHERE u.username = v_user.username;
-    END IF;
-    DELETE FROM auth.login_failures f
-    WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
-    RETURN auth_private._start_session(v_user.username, v_user.role);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_sids uuid[];
-    r record;
-BEGIN
-    PERFORM auth_private._require_committing_transaction();
-    PERFORM auth_private._require_same_origin();
-    IF $1 IS NULL OR $1 NOT IN ('local', 'global', 'others') THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'', ''global'' or ''others''';
-    END IF;
-    v_sids := auth_private._request_sessions();
-    IF $1 = 'local' THEN
-        FOR r IN
-            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
-            WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL
-            RETURNING s.id, s.username
-        LOOP
-            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
-        END LOOP;
-    ELSE
-        -- Lock the users first, as password checks do: a login in flight commits its session
-        -- before this revokes it, or starts after.
-        PERFORM FROM auth.users u
-        WHERE u.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
-        ORDER BY u.username
-        FOR NO KEY UPDATE;
-        FOR r IN
-            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
-            WHERE s.revoked_at IS NULL
-              AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
-              AND ($1 = 'global' OR s.id <> ALL (v_sids))
-            RETURNING s.id, s.username
-        LOOP
-            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
-        END LOOP;
-    END IF;
-    IF $1 <> 'others' THEN
-        PERFORM auth_private._clear_session_cookies();
-    END IF;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION auth.refresh_token(token text DEFAULT NULL) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_token text;
-    v_hash bytea;
-    v_session uuid;
-    v_spent_at timestamptz;
-    v_username text;
-    v_role name;
-    v_expires_at timestamptz;
-    v_new text;
-BEGIN
-    PERFORM auth_private._require_committing_transaction();
-    PERFORM auth_private._require_same_origin();
-    v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
-    IF v_token IS NULL THEN
-        RETURN auth_private._refresh_refused();
-    END IF;
-    v_hash := auth_private._refresh_token_hash(v_token);
-    UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now()
-    WHERE rt.token_hash = v_hash AND rt.spent_at IS NULL AND rt.expires_at > pg_catalog.now()
-    RETURNING rt.session_id INTO v_session;
-    IF FOUND THEN
-        -- Rotation. The session must be live; its expiry moves to the successor's.
-        UPDATE auth.sessions s
-        SET expires_at = pg_catalog.now()
-                + pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer),
-            refreshed_at = pg_catalog.now(),
-            last_seen_at = pg_catalog.now()
-        FROM auth.users u
-        WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
-        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
-        IF NOT FOUND THEN
-            PERFORM auth_private._end_timed_out_session(v_session);
-            RETURN auth_private._refresh_refused();
-        END IF;
-        v_new := auth_private._new_refresh_token();
-        INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
-        VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
-        PERFORM auth_private._audit('refresh', v_username, v_session);
-        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
-    END IF;
-
-    -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
-    -- grace window or to reuse detection.
-    SELECT rt.session_id, rt.spent_at INTO v_session, v_spent_at
-    FROM auth.refresh_tokens rt
-    WHERE rt.token_hash = v_hash AND rt.spent_at IS NOT NULL AND rt.expires_at > pg_catalog.now();
-    IF NOT FOUND THEN
-        RETURN auth_private._refresh_refused();
-    END IF;
-    SELECT s.username, u.role INTO v_username, v_role
-    FROM auth.sessions s JOIN auth.users u ON u.username = s.username
-    WHERE s.id = v_session AND auth_private._live(s)
-    FOR NO KEY UPDATE OF s;
-    IF NOT FOUND THEN
-        PERFORM auth_private._end_timed_out_session(v_session);
-        RETURN auth_private._refresh_refused();
-    END IF;
-    IF pg_catalog.now() < v_spent_at
-            + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
-        PERFORM auth_private._audit('refresh', v_username, v_session, NULL, '{"grace": true}');
-        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
-    END IF;
-    UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'refresh_reuse'
-    WHERE s.id = v_session;
-    PERFORM auth_private._audit('refresh_reuse_detected', v_username, v_session);
-    RETURN auth_private._refresh_refused();
-END
-$$;
-
 
 -- API keys made elsewhere (auth.import_api_key: any key of 20 to 256 printable ASCII characters
 -- is stored and exchanged like auth's own), scopes on API tokens and keys (the scope claim,
@@ -3149,6 +2993,396 @@ COMMENT ON FUNCTION auth.revoke_my_api_token(uuid) IS
 
 -- The claim helper for row-level security, as executable as the others.
 GRANT EXECUTE ON FUNCTION auth.has_scope(text) TO PUBLIC;
+
+
+-- Functions that several parts of this update change, in their final form (as sql/*.sql
+-- define them).
+CREATE OR REPLACE FUNCTION auth.login(username text, password text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_key text;
+    v_user record;
+    v_answer jsonb;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
+    END IF;
+    PERFORM auth_private._check_password($2);
+    v_key := auth_private._throttle_key($1);
+    SELECT * INTO v_user FROM auth_private._lock_user($1);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    IF NOT auth_private._login_password_matches($2, v_user.password) THEN
+        PERFORM auth_private._audit('login_failed', v_key, NULL, NULL,
+                                    pg_catalog.jsonb_build_object('user_exists', v_user.username IS NOT NULL));
+        RETURN auth_private._password_refused(v_key, 'Invalid user or password');
+    END IF;
+    IF auth_private._password_needs_rehash(v_user.password) THEN
+        UPDATE auth.users u SET password = auth_private._hash_to_store($2)
+        WHERE u.username = v_user.username;
+    END IF;
+    DELETE FROM auth.login_failures f
+    WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
+    RETURN auth_private._start_session(v_user.username, v_user.role);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sids uuid[];
+    r record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    IF $1 IS NULL OR $1 NOT IN ('local', 'global', 'others') THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'scope must be ''local'', ''global'' or ''others''';
+    END IF;
+    v_sids := auth_private._request_sessions();
+    IF $1 = 'local' THEN
+        FOR r IN
+            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
+            WHERE s.id = ANY (v_sids) AND s.revoked_at IS NULL
+            RETURNING s.id, s.username
+        LOOP
+            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
+        END LOOP;
+    ELSE
+        -- Lock the users first, as password checks do: a login in flight commits its session
+        -- before this revokes it, or starts after.
+        PERFORM FROM auth.users u
+        WHERE u.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+        ORDER BY u.username
+        FOR NO KEY UPDATE;
+        FOR r IN
+            UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'logout'
+            WHERE s.revoked_at IS NULL
+              AND s.username IN (SELECT o.username FROM auth.sessions o WHERE o.id = ANY (v_sids))
+              AND ($1 = 'global' OR s.id <> ALL (v_sids))
+            RETURNING s.id, s.username
+        LOOP
+            PERFORM auth_private._audit('logout', r.username, r.id, NULL, pg_catalog.jsonb_build_object('scope', $1));
+        END LOOP;
+    END IF;
+    IF $1 <> 'others' THEN
+        PERFORM auth_private._clear_session_cookies();
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.refresh_token(token text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_token text;
+    v_hash bytea;
+    v_session uuid;
+    v_spent_at timestamptz;
+    v_username text;
+    v_role name;
+    v_expires_at timestamptz;
+    v_new text;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._require_same_origin();
+    v_token := coalesce(nullif($1, ''), auth_private._request_cookie('refresh_token'));
+    IF v_token IS NULL THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    v_hash := auth_private._refresh_token_hash(v_token);
+    UPDATE auth.refresh_tokens rt SET spent_at = pg_catalog.now()
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NULL AND rt.expires_at > pg_catalog.now()
+    RETURNING rt.session_id INTO v_session;
+    IF FOUND THEN
+        -- Rotation. The session must be live; its expiry moves to the successor's.
+        UPDATE auth.sessions s
+        SET expires_at = pg_catalog.now()
+                + pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer),
+            refreshed_at = pg_catalog.now(),
+            last_seen_at = pg_catalog.now()
+        FROM auth.users u
+        WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
+        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
+        IF NOT FOUND THEN
+            PERFORM auth_private._end_timed_out_session(v_session);
+            RETURN auth_private._refresh_refused();
+        END IF;
+        v_new := auth_private._new_refresh_token();
+        INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
+        VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
+        PERFORM auth_private._audit('refresh', v_username, v_session);
+        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
+    END IF;
+
+    -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
+    -- grace window or to reuse detection.
+    SELECT rt.session_id, rt.spent_at INTO v_session, v_spent_at
+    FROM auth.refresh_tokens rt
+    WHERE rt.token_hash = v_hash AND rt.spent_at IS NOT NULL AND rt.expires_at > pg_catalog.now();
+    IF NOT FOUND THEN
+        RETURN auth_private._refresh_refused();
+    END IF;
+    SELECT s.username, u.role INTO v_username, v_role
+    FROM auth.sessions s JOIN auth.users u ON u.username = s.username
+    WHERE s.id = v_session AND auth_private._live(s)
+    FOR NO KEY UPDATE OF s;
+    IF NOT FOUND THEN
+        PERFORM auth_private._end_timed_out_session(v_session);
+        RETURN auth_private._refresh_refused();
+    END IF;
+    IF pg_catalog.now() < v_spent_at
+            + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
+        PERFORM auth_private._audit('refresh', v_username, v_session, NULL, '{"grace": true}');
+        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'refresh_reuse'
+    WHERE s.id = v_session;
+    PERFORM auth_private._audit('refresh_reuse_detected', v_username, v_session);
+    RETURN auth_private._refresh_refused();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.create_api_key(
+    role name,
+    plan text DEFAULT NULL,
+    expires_at timestamptz DEFAULT NULL,
+    name text DEFAULT NULL,
+    scopes text[] DEFAULT NULL
+) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k        record;
+    v_scopes text[];
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    PERFORM auth_private._check_credential_role(create_api_key.role, auth_private._invoking_role());
+    PERFORM auth_private._check_credential_fields(create_api_key.name, create_api_key.plan,
+                                                   create_api_key.expires_at);
+    v_scopes := auth_private._check_scopes(create_api_key.scopes);
+    SELECT * INTO k FROM auth_private._new_api_key();
+    INSERT INTO auth.api_keys (name, key_hash, display_prefix, role, plan, expires_at, created_by, scopes)
+    VALUES (create_api_key.name, k.key_hash, k.display_prefix, create_api_key.role,
+            create_api_key.plan, create_api_key.expires_at, auth_private._invoking_role(), v_scopes);
+    PERFORM auth_private._audit('api_key_created', NULL, NULL, a.id, pg_catalog.jsonb_build_object('name', a.name, 'role', a.role, 'plan', a.plan, 'by', a.created_by)) FROM auth.api_keys AS a WHERE a.key_hash = k.key_hash;
+    RETURN k.key;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.create_api_token(
+    name text,
+    role name,
+    expires_at timestamptz DEFAULT NULL,
+    claims jsonb DEFAULT '{}',
+    scopes text[] DEFAULT NULL
+) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_claims jsonb;
+    v_exp    bigint;
+    v_token  text;
+    v_caller pg_catalog.name;
+    v_scopes text[];
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    v_claims := coalesce(claims, '{}'::jsonb);
+    v_caller := auth_private._invoking_role();
+    IF create_api_token.name IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    PERFORM auth_private._check_credential_role(create_api_token.role, v_caller);
+    PERFORM auth_private._check_credential_fields(create_api_token.name, NULL, create_api_token.expires_at);
+    v_scopes := auth_private._check_scopes(create_api_token.scopes);
+    IF pg_catalog.isfinite(expires_at) THEN
+        v_exp := pg_catalog.floor(pg_catalog.date_part('epoch', expires_at))::bigint;
+    END IF;
+    -- Signs first: bad claims or a missing key fail before anything is written.
+    v_token := auth_private._sign_api_token(v_id, create_api_token.role, v_exp, v_claims, v_scopes);
+    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at, scopes)
+    VALUES (v_id, create_api_token.name, create_api_token.role, v_claims, v_caller, create_api_token.expires_at,
+            v_scopes);
+    PERFORM auth_private._audit('api_token_created', NULL, NULL, v_id, pg_catalog.jsonb_build_object('name', create_api_token.name, 'role', create_api_token.role, 'by', v_caller));
+    RETURN v_token;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.create_my_api_token(name text, expires_at timestamptz, scopes text[] DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner  record;
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_scopes text[];
+    v_max    integer := auth_private._setting('my_api_token_max_count')::integer;
+    v_ttl    integer := auth_private._setting('my_api_token_max_ttl')::integer;
+    v_claims jsonb;
+    v_token  text;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_owner FROM auth_private._my_token_owner();
+    IF create_my_api_token.name IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name must be 1 to 256 characters';
+    END IF;
+    IF create_my_api_token.expires_at IS NULL OR NOT pg_catalog.isfinite(create_my_api_token.expires_at) THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'expires_at is required and must be finite';
+    END IF;
+    PERFORM auth_private._check_credential_fields(create_my_api_token.name, NULL, create_my_api_token.expires_at);
+    IF create_my_api_token.expires_at > pg_catalog.now() + pg_catalog.make_interval(secs => v_ttl) THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = pg_catalog.format(
+            'expires_at must be at most %s seconds from now (auth.my_api_token_max_ttl)', v_ttl);
+    END IF;
+    v_scopes := auth_private._check_scopes(create_my_api_token.scopes);
+    PERFORM FROM auth.users AS u WHERE u.username = v_owner.username FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    IF (SELECT pg_catalog.count(*) FROM auth.api_tokens AS t
+        WHERE t.username = v_owner.username AND t.revoked_at IS NULL
+          AND (t.expires_at IS NULL OR t.expires_at > pg_catalog.now())) >= v_max THEN
+        RAISE SQLSTATE '54000' USING MESSAGE = pg_catalog.format(
+            'at most %s live API tokens per user (auth.my_api_token_max_count): revoke one first', v_max);
+    END IF;
+    v_claims := pg_catalog.jsonb_build_object('sub', v_owner.username);
+    v_token := auth_private._sign_api_token(
+        v_id, v_owner.role,
+        pg_catalog.floor(pg_catalog.date_part('epoch', create_my_api_token.expires_at))::bigint,
+        v_claims, v_scopes);
+    INSERT INTO auth.api_tokens (id, name, role, claims, created_by, expires_at, scopes, username)
+    VALUES (v_id, create_my_api_token.name, v_owner.role, v_claims, auth_private._invoking_role(),
+            create_my_api_token.expires_at, v_scopes, v_owner.username);
+    PERFORM auth_private._audit('api_token_created', v_owner.username, NULL, v_id, pg_catalog.jsonb_build_object('name', create_my_api_token.name, 'role', v_owner.role, 'by', 'self'));
+    RETURN v_token;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.exchange_api_key(key text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    presented text;
+    k         record;
+    t         record;
+    headers   jsonb;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    presented := coalesce(nullif(key, ''), auth_private._request_header('x-api-key'));
+    IF presented IS NULL OR presented = '' THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'API key required';
+    END IF;
+    -- Inside an HTTP request (PostgREST always sets request.headers) a configured proxy secret
+    -- is required, as for every request authenticated by an API credential.
+    IF coalesce(pg_catalog.current_setting('request.headers', true), '') <> ''
+       AND NOT auth_private._proxy_secret_ok() THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'API credentials are accepted only through the API gateway';
+    END IF;
+    SELECT a.id, a.role, a.plan, a.enabled, a.expires_at, a.last_used_at, a.scopes INTO k
+    FROM auth.api_keys AS a WHERE a.key_hash = auth_private._api_key_hash(presented);
+    IF NOT FOUND OR NOT k.enabled OR k.expires_at <= pg_catalog.now() THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Invalid API key';
+    END IF;
+    PERFORM auth_private._record_use('key', k.id, k.last_used_at);
+    PERFORM auth_private._audit('api_key_exchanged', NULL, NULL, k.id);
+    SELECT * INTO t FROM auth_private._sign_api_key_token(
+        k.id, k.role, k.plan,
+        CASE WHEN pg_catalog.isfinite(k.expires_at)
+             THEN pg_catalog.floor(pg_catalog.date_part('epoch', k.expires_at))::bigint END,
+        k.scopes);
+    -- For gateways, which see only the status and headers of the subrequest: nginx
+    -- `auth_request_set $auth $upstream_http_authorization`, Caddy `copy_headers Authorization`.
+    headers := pg_catalog.jsonb_build_array(
+        pg_catalog.jsonb_build_object('Authorization', 'Bearer ' || t.token),
+        pg_catalog.jsonb_build_object('Cache-Control', 'no-store'),
+        pg_catalog.jsonb_build_object('X-Api-Key-Id', k.id::text));
+    IF k.plan IS NOT NULL THEN
+        headers := headers || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('X-Api-Plan', k.plan));
+    END IF;
+    PERFORM auth_private._add_response_headers(headers);
+    RETURN pg_catalog.jsonb_build_object(
+        'access_token', t.token, 'token_type', 'Bearer', 'expires_in', t.expires_in);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.import_api_key(
+    key text,
+    role name,
+    plan text DEFAULT NULL,
+    enabled boolean DEFAULT true,
+    expires_at timestamptz DEFAULT NULL,
+    name text DEFAULT NULL,
+    scopes text[] DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id     uuid := pg_catalog.gen_random_uuid();
+    v_caller pg_catalog.name := auth_private._invoking_role();
+    v_scopes text[];
+    k        record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF import_api_key.key IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'key must not be NULL';
+    END IF;
+    IF import_api_key.enabled IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'enabled must not be NULL';
+    END IF;
+    SELECT * INTO k FROM auth_private._imported_api_key(import_api_key.key);
+    PERFORM auth_private._check_credential_role(import_api_key.role, v_caller);
+    PERFORM auth_private._check_credential_fields(import_api_key.name, import_api_key.plan,
+                                                   import_api_key.expires_at);
+    v_scopes := auth_private._check_scopes(import_api_key.scopes);
+    BEGIN
+        INSERT INTO auth.api_keys (id, name, key_hash, display_prefix, role, plan, enabled, expires_at,
+                                   created_by, scopes)
+        VALUES (v_id, import_api_key.name, k.key_hash, k.display_prefix, import_api_key.role,
+                import_api_key.plan, import_api_key.enabled, import_api_key.expires_at, v_caller, v_scopes);
+    EXCEPTION WHEN unique_violation THEN
+        -- Not the constraint's own message, whose detail shows the key's hash.
+        RAISE SQLSTATE '23505' USING MESSAGE = 'this API key is already stored';
+    END;
+    PERFORM auth_private._audit('api_key_created', NULL, NULL, v_id, pg_catalog.jsonb_build_object('name', import_api_key.name, 'role', import_api_key.role, 'plan', import_api_key.plan, 'by', v_caller, 'imported', true));
+    RETURN v_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.revoke_my_api_token(id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner record;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_owner FROM auth_private._my_token_owner();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'id must not be NULL';
+    END IF;
+    UPDATE auth.api_tokens AS t SET revoked_at = pg_catalog.now()
+    WHERE t.id = $1 AND t.username = v_owner.username AND t.revoked_at IS NULL;
+    IF FOUND THEN
+        PERFORM auth_private._audit('api_token_revoked', v_owner.username, NULL, $1, pg_catalog.jsonb_build_object('by', 'self'));
+    END IF;
+    RETURN FOUND;
+END
+$$;
+
 
 -- Privileges, as a fresh install has them (sql/privileges.sql), stated for the objects this update
 -- creates only. A REVOKE or GRANT on an object that already exists would record its current
