@@ -117,7 +117,7 @@ pub fn browser_cookie_session(s: &mut Stack) {
     ];
     let port = free_port(&taken);
     let other = free_port(&[&taken[..], &[port]].concat());
-    let conf = fs::read_to_string(root.join("e2e/conf/Caddyfile.browser"))
+    let conf = fs::read_to_string(root.join(e2e::stack::CADDYFILE_BROWSER))
         .unwrap()
         .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
         .replace("@@POSTGREST@@", &format!("127.0.0.1:{pgrst_port}"))
