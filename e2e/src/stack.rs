@@ -33,6 +33,9 @@ pub const POSTGREST_CONF: &str = "e2e/conf/postgrest.conf";
 /// load (`db-pre-config = "auth.postgrest_pre_config"`, no `jwt-secret`; docs/keys.md), for
 /// `Stack::spawn_postgrest_with`.
 pub const POSTGREST_KEYS_CONF: &str = "e2e/conf/postgrest-keys.conf";
+/// The Caddy configuration of the browser scenario: a static page and the API on one origin, no
+/// header rewriting (the scenario starts that Caddy itself).
+pub const CADDYFILE_BROWSER: &str = "e2e/conf/Caddyfile.browser";
 
 /// Ports never to take: pgrx's clusters (`cargo pgrx start`: 28800 + major version) and test
 /// clusters (`cargo pgrx test`: 32200 + major version) for the supported versions.

@@ -78,8 +78,14 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     (
         "my_sessions_over_postgrest",
         scenarios::my_sessions::my_sessions_over_postgrest,
+    ),
+    (
         "cookie_auth_postgrest_alone",
         scenarios::cookie_auth::cookie_auth_postgrest_alone,
+    ),
+    (
+        "browser_cookie_session",
+        scenarios::browser::browser_cookie_session,
     ),
     ("dump_restore", scenarios::durability::dump_restore),
     (

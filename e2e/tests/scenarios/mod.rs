@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod api_scopes;
 pub mod api_tokens;
 pub mod attacks;
+pub mod browser;
 mod common;
 pub mod concurrency;
 pub mod cookie_auth;
