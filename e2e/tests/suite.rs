@@ -78,6 +78,8 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     (
         "my_sessions_over_postgrest",
         scenarios::my_sessions::my_sessions_over_postgrest,
+    ),
+    (
         "cookie_auth_postgrest_alone",
         scenarios::cookie_auth::cookie_auth_postgrest_alone,
     ),
