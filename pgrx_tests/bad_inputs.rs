@@ -412,6 +412,10 @@ mod tests {
             raises("create_api_token expiring in the past", "SELECT auth.create_api_token('n', 'bi_web', now() - interval '1 second')", "22023", "expires_at must be in the future"),
             raises("revoke_api_token of a non-uuid", "SELECT auth.revoke_api_token('not-a-uuid')", "22P02", "invalid input syntax for type uuid"),
             case("disable_api_key of an unknown key", format!("SELECT auth.disable_api_key('{UUID}')::text"), Expect::Returns(Some("false"))),
+            // ---- deleting accounts (nothing deleted, nothing recorded) ----
+            raises("delete_user of NULL", "SELECT auth.delete_user(NULL)", "22023", "username must not be NULL"),
+            case("delete_user of a 1 MB unknown name", format!("SELECT auth.delete_user(repeat('u', {MB}))::text"), Expect::Returns(Some("false"))),
+            raises("delete_my_account with no token", "SELECT auth.delete_my_account('a password')", "PT401", "Not logged in"),
             // ---- signing keys (the store stays empty: nothing half-written) ----
             verify_raises("a kid no key has", &signed(r#"{"alg":"HS256","kid":"nope"}"#, &good_payload, key), "unknown signing key (kid)"),
             verify_raises("a kid that is a number", &signed(r#"{"alg":"HS256","kid":7}"#, &good_payload, key), "kid"),

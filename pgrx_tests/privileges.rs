@@ -87,6 +87,7 @@ mod tests {
         "auth_private._role_settings(name)",
         "auth.change_password(text,text)",
         "auth.check_request()",
+        "auth.delete_my_account(text)",
         "auth.end_my_session(uuid)",
         // The self-service API tokens, granted as docs/api-credentials.md shows.
         "auth.create_my_api_token(text,timestamp with time zone,text[])",

@@ -1027,4 +1027,203 @@ mod tests {
             2
         );
     }
+
+    /// delete_my_account: refusals typed and writing nothing, a wrong password answered 401 and
+    /// counted by the throttle (then 429), and the deletion: every session and self-made API token
+    /// dead at once for the request hook, an admin's token for the role kept, cookies cleared,
+    /// audited. A user cannot delete another.
+    #[pg_test]
+    fn session_management_delete_my_account() {
+        setup("smdel");
+        run("GRANT EXECUTE ON FUNCTION auth.create_my_api_token(text, timestamptz, text[]) TO smdel_web");
+        let a1 = login("smdel", "smdel_a", json!({}));
+        let a2 = login("smdel", "smdel_a", json!({}));
+        let b1 = login("smdel", "smdel_b", json!({}));
+        let delete = |req: Request, password: &str| {
+            req.call(&format!("SELECT auth.delete_my_account({password})::text"))
+        };
+        let bearer = |token: &str| {
+            let claims = text(&format!("SELECT auth.jwt_verify({})::text", lit(token)));
+            let role = serde_json::from_str::<Value>(&claims).unwrap()["role"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            Request::post(&role)
+                .claims(claims)
+                .headers(json!({ "authorization": format!("Bearer {token}") }))
+        };
+        let mine = as_user("smdel", &a1)
+            .call("SELECT auth.create_my_api_token('mine', now() + interval '1 day')::text")
+            .ok()
+            .result
+            .unwrap();
+        let admins = text("SELECT auth.create_api_token('for the role', 'smdel_web')");
+        assert_eq!(bearer(&mine).pre_request(), "ok");
+        assert_eq!(bearer(&admins).pre_request(), "ok");
+        let users = |name: &str| {
+            count(&format!(
+                "SELECT count(*) FROM auth.users WHERE username = '{name}'"
+            ))
+        };
+
+        // Refusals, typed, nothing written: READ ONLY and tx=rollback first (even with no
+        // argument), NULL, no proof of who the caller is.
+        let audit_before = audit_rows("true");
+        let (state, _) = delete(as_user("smdel", &a1).method("GET"), "NULL").failure();
+        assert_eq!(state, "25006");
+        let (state, _) = delete(
+            as_user("smdel", &a1).headers(json!({
+                "authorization": format!("Bearer {}", a1.access),
+                "prefer": "tx=rollback"
+            })),
+            &lit(PASSWORD),
+        )
+        .failure();
+        assert_eq!(state, "25006");
+        let (state, message) = delete(as_user("smdel", &a1), "NULL").failure();
+        assert_eq!(
+            (state.as_str(), message.as_str()),
+            ("22023", "password must not be NULL")
+        );
+        let (state, message) = delete(
+            Request::post("smdel_web").claims(json!({ "role": "smdel_web", "sub": "smdel_a" })),
+            &lit(PASSWORD),
+        )
+        .failure();
+        assert_eq!(
+            (state.as_str(), message.as_str()),
+            ("PT401", "Not logged in")
+        );
+        assert_eq!(audit_rows("true"), audit_before);
+        assert_eq!(users("smdel_a"), 1);
+
+        // Wrong password: 401 through response.status, recorded, nothing deleted; the throttle
+        // then answers 429 with Retry-After, also for the right password.
+        run("SET LOCAL auth.max_failed_logins = 2");
+        for _ in 0..2 {
+            let r = delete(as_user("smdel", &a1), "'not the password'").ok();
+            assert_eq!(r.status.as_deref(), Some("401"), "{r:?}");
+            assert_eq!(r.body()["message"], "Wrong password");
+        }
+        assert_eq!(
+            audit_rows("event = 'account_delete_failed' AND username = 'smdel_a'"),
+            2
+        );
+        let r = delete(as_user("smdel", &a1), &lit(PASSWORD)).ok();
+        assert_eq!(r.status.as_deref(), Some("429"), "{r:?}");
+        assert!(r.header("Retry-After").is_some());
+        assert_eq!(users("smdel_a"), 1);
+        assert!(live(&a1.sid) && live(&a2.sid));
+        run("DELETE FROM auth.login_failures WHERE username = 'smdel_a'");
+
+        // Deleted: the user, every session, the self-made token; the admin's token stays.
+        let r = delete(as_user("smdel", &a1), &lit(PASSWORD)).ok();
+        assert_eq!(r.status, None, "{r:?}");
+        assert_eq!(
+            r.body(),
+            json!({ "username": "smdel_a", "ended_sessions": 2, "deleted_api_tokens": 1 })
+        );
+        for name in ["access_token", "refresh_token"] {
+            let c = r
+                .set_cookie(name)
+                .unwrap_or_else(|| panic!("{name} cleared"));
+            assert!(c.contains("Max-Age=0"), "{c}");
+        }
+        assert_eq!(users("smdel_a"), 0);
+        assert_eq!(
+            count("SELECT count(*) FROM auth.sessions WHERE username = 'smdel_a'"),
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM auth.api_tokens WHERE username = 'smdel_a'"),
+            0
+        );
+        assert_eq!(
+            as_user("smdel", &a1).pre_request(),
+            "PT401: session ended: log in again"
+        );
+        assert_eq!(
+            as_user("smdel", &a2).pre_request(),
+            "PT401: session ended: log in again"
+        );
+        assert_eq!(refresh("smdel", &a2.refresh).status.as_deref(), Some("401"));
+        assert_ne!(bearer(&mine).pre_request(), "ok");
+        assert_eq!(bearer(&admins).pre_request(), "ok");
+        assert_eq!(
+            audit_rows(&format!(
+                "event = 'account_deleted' AND username = 'smdel_a' AND session_id = '{}' \
+                 AND detail = '{{\"by\": \"self\", \"ended_sessions\": 2, \"deleted_api_tokens\": 1}}'",
+                a1.sid
+            )),
+            1
+        );
+        // The dead token proves nothing now; b is untouched.
+        let (state, _) = delete(as_user("smdel", &a1), &lit(PASSWORD)).failure();
+        assert_eq!(state, "PT401");
+        assert_eq!(users("smdel_b"), 1);
+        assert!(live(&b1.sid));
+        // b's own token deletes b's own account, and only it.
+        let r = delete(as_user("smdel", &b1), &lit(PASSWORD)).ok();
+        assert_eq!(r.body()["username"], "smdel_b");
+    }
+
+    /// delete_user: for administrators only, typed refusals, false for an unknown user, the
+    /// user's sessions and self-made tokens gone, audited with the invoking role.
+    #[pg_test]
+    fn session_management_delete_user() {
+        setup("smdu");
+        let a1 = login("smdu", "smdu_a", json!({}));
+        let b1 = login("smdu", "smdu_b", json!({}));
+        // Not granted to PUBLIC, nor by grant_session_access.
+        let (state, _) = as_user("smdu", &b1)
+            .call("SELECT auth.delete_user('smdu_a')::text")
+            .failure();
+        assert_eq!(state, "42501");
+        let audit_before = audit_rows("true");
+        assert_error(
+            "SELECT auth.delete_user(NULL)",
+            "22023",
+            "username must not be NULL",
+        );
+        let (state, _) = Request::sql()
+            .method("GET")
+            .call("SELECT auth.delete_user('smdu_a')::text")
+            .failure();
+        assert_eq!(state, "25006");
+        assert_eq!(
+            one::<bool>("SELECT auth.delete_user('smdu_nobody')"),
+            Some(false)
+        );
+        assert_eq!(audit_rows("true"), audit_before);
+
+        run("CREATE ROLE smdu_admin NOLOGIN");
+        run("GRANT EXECUTE ON FUNCTION auth.delete_user(text) TO smdu_admin");
+        run("SET LOCAL ROLE smdu_admin");
+        assert_eq!(one::<bool>("SELECT auth.delete_user('smdu_a')"), Some(true));
+        assert_eq!(
+            one::<bool>("SELECT auth.delete_user('smdu_a')"),
+            Some(false)
+        );
+        run("RESET ROLE");
+        assert_eq!(
+            count("SELECT count(*) FROM auth.users WHERE username = 'smdu_a'"),
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM auth.sessions WHERE username = 'smdu_a'"),
+            0
+        );
+        assert_eq!(
+            as_user("smdu", &a1).pre_request(),
+            "PT401: session ended: log in again"
+        );
+        assert!(live(&b1.sid));
+        assert_eq!(
+            audit_rows(
+                "event = 'user_deleted' AND username = 'smdu_a' \
+                 AND detail ->> 'by' = 'smdu_admin' AND detail ->> 'ended_sessions' = '1'"
+            ),
+            1
+        );
+    }
 }

@@ -1847,6 +1847,49 @@ mod tests {
         assert!(ok["access_token"].is_string(), "{ok}");
         exec("srace_b", "COMMIT");
 
+        // 7. auth.delete_user waits for a login in flight; its session goes with the user.
+        exec("srace_a", "BEGIN");
+        let a_login = login_in("srace_a", PASSWORD);
+        send("srace_b", "SELECT auth.delete_user('srace_demo')::text");
+        wait_blocked(&b_pid);
+        exec("srace_a", "COMMIT");
+        assert_eq!(result("srace_b"), "true");
+        assert_eq!(
+            remote(
+                "srace_b",
+                &format!(
+                    "SELECT count(*)::text FROM auth.sessions WHERE id = '{}' OR username = 'srace_demo'",
+                    sid_of(&a_login)
+                )
+            )
+            .as_deref(),
+            Some("0")
+        );
+
+        // 8. A login that comes while auth.delete_user holds the row waits, then finds no user.
+        exec("srace_a", &format!("INSERT INTO auth.users (username, password, role) VALUES ('srace_demo', {}, 'srace_web')", lit(PASSWORD)));
+        exec("srace_b", "BEGIN");
+        assert_eq!(
+            remote("srace_b", "SELECT auth.delete_user('srace_demo')::text").as_deref(),
+            Some("true")
+        );
+        send(
+            "srace_a",
+            &format!("SELECT auth.login('srace_demo', {})::text", lit(PASSWORD)),
+        );
+        wait_blocked(&a_pid);
+        exec("srace_b", "COMMIT");
+        let late = result("srace_a");
+        assert!(late.contains("Invalid user or password"), "{late}");
+        assert_eq!(
+            remote(
+                "srace_b",
+                "SELECT count(*)::text FROM auth.sessions WHERE username = 'srace_demo'"
+            )
+            .as_deref(),
+            Some("0")
+        );
+
         cleanup();
         run("SELECT dblink_disconnect('srace_a'), dblink_disconnect('srace_b')");
     }

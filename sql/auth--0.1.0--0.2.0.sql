@@ -2995,6 +2995,169 @@ COMMENT ON FUNCTION auth.revoke_my_api_token(uuid) IS
 GRANT EXECUTE ON FUNCTION auth.has_scope(text) TO PUBLIC;
 
 
+-- Deleting accounts: auth.delete_my_account for the user themselves, auth.delete_user for
+-- administrators.
+-- POST /rpc/delete_my_account {"password": ...}, by a logged-in user (identified as by
+-- change_password: the caller's own verified access token, its session live). The password is
+-- checked under the login throttle (same failure count, same 429); then the user is deleted, and
+-- with the row everything that is the user's: every session (and its refresh tokens) and every API
+-- token the user made for themselves (auth.create_my_api_token), all deleted by the foreign keys'
+-- ON DELETE CASCADE, so auth.check_request refuses their tokens at once. The session cookies are
+-- cleared (as logout does). API tokens and keys an administrator made for the user's role are
+-- not the user's and stay. Recorded as account_deleted (by self). Answers:
+--   200 {"username", "ended_sessions", "deleted_api_tokens"}  deleted
+--   401 {"code": "PT401", "message": "Wrong password", ...} through response.status, not raised,
+--       so the failure is recorded
+--   429 as login's, through response.status
+-- Raised: PT401 'Not logged in' (no verified token, ended session, no such user); 22023 for NULL,
+-- an empty or over-72-byte password; 25006 (HTTP 405) in a read-only transaction or with
+-- Prefer: tx=rollback, before anything else.
+CREATE FUNCTION auth.delete_my_account(password text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_caller record;
+    v_user record;
+    v_key text;
+    v_answer jsonb;
+    v_sessions integer;
+    v_tokens integer;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    SELECT * INTO v_caller FROM auth_private._caller_session();
+    IF v_caller.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'password must not be NULL';
+    END IF;
+    PERFORM auth_private._check_password($1);
+    SELECT * INTO v_user FROM auth_private._lock_user(v_caller.username);
+    IF v_user.username IS NULL THEN
+        RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
+    END IF;
+    v_key := auth_private._throttle_key(v_user.username);
+    v_answer := auth_private._throttled(v_key);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    IF NOT auth_private._login_password_matches($1, v_user.password) THEN
+        PERFORM auth_private._audit('account_delete_failed', v_user.username, v_caller.session_id);
+        RETURN auth_private._password_refused(v_key, 'Wrong password');
+    END IF;
+    SELECT pg_catalog.count(*) INTO v_sessions
+    FROM auth.sessions s WHERE s.username = v_user.username AND auth_private._live(s);
+    SELECT pg_catalog.count(*) INTO v_tokens
+    FROM auth.api_tokens t WHERE t.username = v_user.username AND t.revoked_at IS NULL;
+    DELETE FROM auth.users u WHERE u.username = v_user.username;
+    DELETE FROM auth.login_failures f
+    WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
+    PERFORM auth_private._clear_session_cookies();
+    PERFORM auth_private._audit('account_deleted', v_user.username, v_caller.session_id, NULL,
+                                pg_catalog.jsonb_build_object('by', 'self', 'ended_sessions', v_sessions,
+                                                              'deleted_api_tokens', v_tokens));
+    RETURN pg_catalog.jsonb_build_object('username', v_user.username, 'ended_sessions', v_sessions,
+                                         'deleted_api_tokens', v_tokens);
+END
+$$;
+COMMENT ON FUNCTION auth.delete_my_account(text) IS
+    'Deletes the logged-in user (checking their password under the login throttle) with their sessions and self-made API tokens; clears the session cookies.';
+
+-- Deletes a user (for administrators): the row, and with it (ON DELETE CASCADE) every session and
+-- every API token the user made for themselves; API tokens and keys made for the user's role stay.
+-- Locks the user's row first (auth_private._lock_user, as password checks do), so a login of that
+-- user in flight commits its session before the deletion ends it, or starts after and finds no
+-- user. Returns true when a user was deleted, false when none has that name; 22023 for NULL;
+-- 25006 in a read-only transaction. Recorded as user_deleted with the invoking role. SECURITY
+-- DEFINER: EXECUTE alone delegates it (it is not granted to PUBLIC).
+CREATE FUNCTION auth.delete_user(username text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_user record;
+    v_sessions integer;
+    v_tokens integer;
+BEGIN
+    PERFORM auth_private._require_committing_transaction();
+    IF $1 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username must not be NULL';
+    END IF;
+    SELECT * INTO v_user FROM auth_private._lock_user($1);
+    IF v_user.username IS NULL THEN
+        RETURN false;
+    END IF;
+    SELECT pg_catalog.count(*) INTO v_sessions
+    FROM auth.sessions s WHERE s.username = v_user.username AND auth_private._live(s);
+    SELECT pg_catalog.count(*) INTO v_tokens
+    FROM auth.api_tokens t WHERE t.username = v_user.username AND t.revoked_at IS NULL;
+    DELETE FROM auth.users u WHERE u.username = v_user.username;
+    PERFORM auth_private._audit('user_deleted', v_user.username, NULL, NULL, pg_catalog.jsonb_build_object(
+        'by', auth_private._invoking_role(), 'ended_sessions', v_sessions, 'deleted_api_tokens', v_tokens));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.delete_user(text) IS
+    'Deletes a user with their sessions and self-made API tokens; false when no user has that name.';
+
+CREATE OR REPLACE FUNCTION auth.grant_session_access(anon_role name, authenticated_roles name[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role name;
+BEGIN
+    IF $1 IS NULL AND coalesce(pg_catalog.cardinality($2), 0) = 0 THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'name an anonymous role or authenticated roles';
+    END IF;
+    IF $1 IS NOT NULL THEN
+        IF pg_catalog.lower($1) = 'public' THEN
+            RAISE SQLSTATE '22023' USING MESSAGE = 'grant_session_access does not grant to PUBLIC';
+        END IF;
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA auth TO %I', $1);
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION auth.login(text, text), auth.refresh_token(text), auth.logout(text) TO %I', $1);
+    END IF;
+    FOREACH v_role IN ARRAY coalesce($2, '{}') LOOP
+        IF v_role IS NULL OR pg_catalog.lower(v_role) = 'public' THEN
+            RAISE SQLSTATE '22023' USING MESSAGE = 'authenticated_roles must name roles (not NULL, not PUBLIC)';
+        END IF;
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA auth TO %I', v_role);
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION auth.refresh_token(text), auth.logout(text), auth.change_password(text, text), '
+            'auth.my_sessions(), auth.end_my_session(uuid), auth.delete_my_account(text) TO %I',
+            v_role);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION auth.grant_session_access(name, name[]) IS
+    'Grants PostgREST''s anonymous role login/refresh_token/logout and authenticated roles refresh_token/logout/change_password/my_sessions/end_my_session/delete_my_account.';
+
+-- delete_my_account goes to the roles auth.grant_session_access set up (those that could execute
+-- change_password before the update), as it grants it now; its initial privileges stay the
+-- owner's alone, as in a fresh install (see my_sessions above). delete_user is for administrators:
+-- granted to no one.
+REVOKE ALL ON FUNCTION auth.delete_my_account(text), auth.delete_user(text) FROM PUBLIC;
+DO $$
+DECLARE
+    v_grantees text := nullif(pg_catalog.current_setting('auth_update.change_password_grantees'), '');
+    v_initprivs pg_catalog.aclitem[] := (
+        SELECT i.initprivs FROM pg_catalog.pg_init_privs i
+        WHERE i.objoid = 'auth.delete_my_account(text)'::pg_catalog.regprocedure
+          AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0);
+BEGIN
+    IF v_grantees IS NOT NULL THEN
+        EXECUTE 'GRANT EXECUTE ON FUNCTION auth.delete_my_account(text) TO ' || v_grantees;
+        UPDATE pg_catalog.pg_init_privs i
+        SET initprivs = v_initprivs
+        WHERE i.objoid = 'auth.delete_my_account(text)'::pg_catalog.regprocedure
+          AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objsubid = 0;
+    END IF;
+END
+$$;
+
 -- Functions that several parts of this update change, in their final form (as sql/*.sql
 -- define them).
 CREATE OR REPLACE FUNCTION auth.login(username text, password text) RETURNS jsonb
