@@ -2997,6 +2997,23 @@ GRANT EXECUTE ON FUNCTION auth.has_scope(text) TO PUBLIC;
 
 -- Deleting accounts: auth.delete_my_account for the user themselves, auth.delete_user for
 -- administrators.
+-- Deletes a user locked by the caller (auth_private._lock_user): the row, and with it (ON DELETE
+-- CASCADE) every session with its refresh tokens and every API token the user made for
+-- themselves. Answers how many of those were live, for the caller's answer and audit row.
+CREATE FUNCTION auth_private._delete_user(username text, OUT ended_sessions integer,
+                                          OUT deleted_api_tokens integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT pg_catalog.count(*) INTO ended_sessions
+    FROM auth.sessions s WHERE s.username = $1 AND auth_private._live(s);
+    SELECT pg_catalog.count(*) INTO deleted_api_tokens
+    FROM auth.api_tokens t WHERE t.username = $1 AND t.revoked_at IS NULL;
+    DELETE FROM auth.users u WHERE u.username = $1;
+END
+$$;
+
 -- POST /rpc/delete_my_account {"password": ...}, by a logged-in user (identified as by
 -- change_password: the caller's own verified access token, its session live). The password is
 -- checked under the login throttle (same failure count, same 429); then the user is deleted, and
@@ -3046,11 +3063,8 @@ BEGIN
         PERFORM auth_private._audit('account_delete_failed', v_user.username, v_caller.session_id);
         RETURN auth_private._password_refused(v_key, 'Wrong password');
     END IF;
-    SELECT pg_catalog.count(*) INTO v_sessions
-    FROM auth.sessions s WHERE s.username = v_user.username AND auth_private._live(s);
-    SELECT pg_catalog.count(*) INTO v_tokens
-    FROM auth.api_tokens t WHERE t.username = v_user.username AND t.revoked_at IS NULL;
-    DELETE FROM auth.users u WHERE u.username = v_user.username;
+    SELECT d.ended_sessions, d.deleted_api_tokens INTO v_sessions, v_tokens
+    FROM auth_private._delete_user(v_user.username) AS d;
     DELETE FROM auth.login_failures f
     WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
     PERFORM auth_private._clear_session_cookies();
@@ -3088,11 +3102,8 @@ BEGIN
     IF v_user.username IS NULL THEN
         RETURN false;
     END IF;
-    SELECT pg_catalog.count(*) INTO v_sessions
-    FROM auth.sessions s WHERE s.username = v_user.username AND auth_private._live(s);
-    SELECT pg_catalog.count(*) INTO v_tokens
-    FROM auth.api_tokens t WHERE t.username = v_user.username AND t.revoked_at IS NULL;
-    DELETE FROM auth.users u WHERE u.username = v_user.username;
+    SELECT d.ended_sessions, d.deleted_api_tokens INTO v_sessions, v_tokens
+    FROM auth_private._delete_user(v_user.username) AS d;
     PERFORM auth_private._audit('user_deleted', v_user.username, NULL, NULL, pg_catalog.jsonb_build_object(
         'by', auth_private._invoking_role(), 'ended_sessions', v_sessions, 'deleted_api_tokens', v_tokens));
     RETURN true;
