@@ -6,7 +6,7 @@
 #[pgrx::pg_schema]
 mod tests {
     use crate::pgrx_tests::common::{
-        assert_error, claims_of, lit, make_roles, one, run, text, Request,
+        assert_error, claims_of, lit, make_roles, one, postgrest_roles, run, text, Request,
     };
     use pgrx::prelude::*;
     use serde_json::{json, Value};
@@ -392,15 +392,7 @@ mod tests {
     /// Roles `<tag>_anon` and `<tag>_web` (the users' role), the documented grants, the
     /// self-service grant, and users `<tag>_alice` and `<tag>_bob`.
     fn users(tag: &str) {
-        run("SET LOCAL auth.bcrypt_cost = 4");
-        run(&format!("CREATE ROLE {tag}_anon NOLOGIN"));
-        run(&format!("CREATE ROLE {tag}_web NOLOGIN"));
-        run(&format!(
-            "SELECT auth.grant_session_access('{tag}_anon', ARRAY['{tag}_web'])"
-        ));
-        run(&format!(
-            "SELECT auth.grant_request_check(ARRAY['{tag}_anon', '{tag}_web']::name[])"
-        ));
+        postgrest_roles(tag, true);
         run(&format!(
             "GRANT EXECUTE ON FUNCTION auth.create_my_api_token(text, timestamptz, text[]), \
              auth.my_api_tokens(), auth.revoke_my_api_token(uuid) TO {tag}_web"

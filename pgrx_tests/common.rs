@@ -34,6 +34,23 @@ pub fn run(sql: &str) {
     Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// PostgREST's roles as the docs set them up: `<tag>_anon` (the anonymous role) and `<tag>_web`
+/// (the users' role) with auth.grant_session_access, and with `hook` auth.grant_request_check
+/// too. Cheap bcrypt for the users the test then adds.
+pub fn postgrest_roles(tag: &str, hook: bool) {
+    run("SET LOCAL auth.bcrypt_cost = 4");
+    run(&format!("CREATE ROLE {tag}_anon NOLOGIN"));
+    run(&format!("CREATE ROLE {tag}_web NOLOGIN"));
+    run(&format!(
+        "SELECT auth.grant_session_access('{tag}_anon', ARRAY['{tag}_web'])"
+    ));
+    if hook {
+        run(&format!(
+            "SELECT auth.grant_request_check(ARRAY['{tag}_anon', '{tag}_web']::name[])"
+        ));
+    }
+}
+
 /// The key of the transaction-level advisory lock that keeps the tests committing rows apart
 /// from the tests counting them. Every test runs in its own transaction, rolled back at its end,
 /// so no test sees another's rows, except the rows a test commits through dblink (concurrent

@@ -5,7 +5,7 @@
 
 #[pgrx::pg_schema]
 mod tests {
-    use crate::pgrx_tests::common::{lit, one, run, text, Request, Response};
+    use crate::pgrx_tests::common::{lit, one, postgrest_roles, run, text, Request, Response};
     use pgrx::prelude::*;
     use serde_json::{json, Value};
 
@@ -14,15 +14,7 @@ mod tests {
     /// Roles `<tag>_anon` and `<tag>_web` as the docs set them up (grant_session_access,
     /// grant_request_check), a table the web role writes, and user `<tag>_demo`.
     fn setup(tag: &str) {
-        run("SET LOCAL auth.bcrypt_cost = 4");
-        run(&format!("CREATE ROLE {tag}_anon NOLOGIN"));
-        run(&format!("CREATE ROLE {tag}_web NOLOGIN"));
-        run(&format!(
-            "SELECT auth.grant_session_access('{tag}_anon', ARRAY['{tag}_web'])"
-        ));
-        run(&format!(
-            "SELECT auth.grant_request_check(ARRAY['{tag}_anon', '{tag}_web']::name[])"
-        ));
+        postgrest_roles(tag, true);
         run(&format!(
             "GRANT USAGE ON SCHEMA tests TO {tag}_anon, {tag}_web"
         ));

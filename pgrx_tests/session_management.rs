@@ -37,7 +37,8 @@ $$;
 #[pgrx::pg_schema]
 mod tests {
     use crate::pgrx_tests::common::{
-        assert_error, hold_committed_rows_lock, lit, one, run, text, Request, Response,
+        assert_error, hold_committed_rows_lock, lit, one, postgrest_roles, run, text, Request,
+        Response,
     };
     use pgrx::prelude::*;
     use serde_json::{json, Value};
@@ -56,15 +57,7 @@ mod tests {
     /// Roles `<tag>_anon` and `<tag>_web` granted by auth.grant_session_access, users `<tag>_a`
     /// and `<tag>_b` with [`PASSWORD`]. Cheap bcrypt.
     fn setup(tag: &str) {
-        run("SET LOCAL auth.bcrypt_cost = 4");
-        run(&format!("CREATE ROLE {tag}_anon NOLOGIN"));
-        run(&format!("CREATE ROLE {tag}_web NOLOGIN"));
-        run(&format!(
-            "SELECT auth.grant_session_access('{tag}_anon', ARRAY['{tag}_web'])"
-        ));
-        run(&format!(
-            "SELECT auth.grant_request_check(ARRAY['{tag}_anon', '{tag}_web']::name[])"
-        ));
+        postgrest_roles(tag, true);
         for u in ["a", "b"] {
             run(&format!(
                 "INSERT INTO auth.users (username, password, role) VALUES ('{tag}_{u}', {}, '{tag}_web')",

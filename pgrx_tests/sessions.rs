@@ -7,7 +7,8 @@
 #[pgrx::pg_schema]
 mod tests {
     use crate::pgrx_tests::common::{
-        assert_error, error_of, hold_committed_rows_lock, lit, one, run, text, Request, Response,
+        assert_error, error_of, hold_committed_rows_lock, lit, one, postgrest_roles, run, text,
+        Request, Response,
     };
     use pgrx::prelude::*;
     use serde_json::Value;
@@ -21,12 +22,7 @@ mod tests {
     /// Roles `<tag>_anon` (PostgREST's anonymous role) and `<tag>_web` (the users' role), granted
     /// with auth.grant_session_access, and user `<tag>_demo` with [`PASSWORD`]. Cheap bcrypt.
     fn setup(tag: &str) -> String {
-        run("SET LOCAL auth.bcrypt_cost = 4");
-        run(&format!("CREATE ROLE {tag}_anon NOLOGIN"));
-        run(&format!("CREATE ROLE {tag}_web NOLOGIN"));
-        run(&format!(
-            "SELECT auth.grant_session_access('{tag}_anon', ARRAY['{tag}_web'])"
-        ));
+        postgrest_roles(tag, false);
         // The test helper tests.sqlstate_of lives in schema tests.
         run(&format!(
             "GRANT USAGE ON SCHEMA tests TO {tag}_anon, {tag}_web"
