@@ -375,6 +375,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_caller record;
+    v_session uuid;
     v_user record;
     v_queued boolean := false;
 BEGIN
@@ -385,6 +386,7 @@ BEGIN
         IF v_caller.username IS NULL THEN
             RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
         END IF;
+        v_session := v_caller.session_id;
     END IF;
     PERFORM auth_private._throttle_account_requests();
     IF $1 IS NULL THEN
@@ -405,7 +407,7 @@ BEGIN
     IF v_user.username IS NOT NULL AND v_user.email_verified_at IS NULL THEN
         v_queued := auth_private._issue_one_time_token(v_user.username, 'email_verification', v_user.email);
     END IF;
-    PERFORM auth_private._audit('email_verification_requested', v_user.username, v_caller.session_id, NULL,
+    PERFORM auth_private._audit('email_verification_requested', v_user.username, v_session, NULL,
                                 pg_catalog.jsonb_build_object('queued', v_queued));
 END
 $$;

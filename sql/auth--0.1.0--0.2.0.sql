@@ -657,7 +657,6 @@ DECLARE
     v_answer jsonb;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
-    PERFORM auth_private._require_same_origin();
     IF $1 IS NULL OR $2 IS NULL THEN
         RAISE SQLSTATE '22023' USING MESSAGE = 'username and password must not be NULL';
     END IF;
@@ -669,22 +668,16 @@ BEGIN
         RETURN v_answer;
     END IF;
     IF NOT auth_private._login_password_matches($2, v_user.password) THEN
-        PERFORM auth_private._audit('login_failed', v_key, NULL, NULL,
-                                    pg_catalog.jsonb_build_object('user_exists', v_user.username IS NOT NULL));
         RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
-    PERFORM auth_private._require_verified_email(v_user.username);
     IF auth_private._password_needs_rehash(v_user.password) THEN
         UPDATE auth.users u SET password = auth_private._hash_to_store($2)
         WHERE u.username = v_user.username;
     END IF;
-    DELETE FROM auth.login_failures f
-    WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
+    DELETE FROM auth.login_failures f WHERE f.username = v_key;
     RETURN auth_private._start_session(v_user.username, v_user.role);
 END
 $$;
-COMMENT ON FUNCTION auth.login(text, text) IS
-    'Logs in: sets the access_token and refresh_token cookies; 401 "Invalid user or password" and 429 through response.status.';
 
 CREATE OR REPLACE FUNCTION auth_private._refresh_refused() RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -3683,6 +3676,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_caller record;
+    v_session uuid;
     v_user record;
     v_queued boolean := false;
 BEGIN
@@ -3693,6 +3687,7 @@ BEGIN
         IF v_caller.username IS NULL THEN
             RAISE SQLSTATE 'PT401' USING MESSAGE = 'Not logged in';
         END IF;
+        v_session := v_caller.session_id;
     END IF;
     PERFORM auth_private._throttle_account_requests();
     IF $1 IS NULL THEN
@@ -3713,7 +3708,7 @@ BEGIN
     IF v_user.username IS NOT NULL AND v_user.email_verified_at IS NULL THEN
         v_queued := auth_private._issue_one_time_token(v_user.username, 'email_verification', v_user.email);
     END IF;
-    PERFORM auth_private._audit('email_verification_requested', v_user.username, v_caller.session_id, NULL,
+    PERFORM auth_private._audit('email_verification_requested', v_user.username, v_session, NULL,
                                 pg_catalog.jsonb_build_object('queued', v_queued));
 END
 $$;
@@ -3802,6 +3797,7 @@ BEGIN
                                     pg_catalog.jsonb_build_object('user_exists', v_user.username IS NOT NULL));
         RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
+    PERFORM auth_private._require_verified_email(v_user.username);
     IF auth_private._password_needs_rehash(v_user.password) THEN
         UPDATE auth.users u SET password = auth_private._hash_to_store($2)
         WHERE u.username = v_user.username;
@@ -3811,6 +3807,8 @@ BEGIN
     RETURN auth_private._start_session(v_user.username, v_user.role);
 END
 $$;
+COMMENT ON FUNCTION auth.login(text, text) IS
+    'Logs in: sets the access_token and refresh_token cookies; 401 "Invalid user or password" and 429 through response.status.';
 
 CREATE OR REPLACE FUNCTION auth.logout(scope text DEFAULT 'local') RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -3856,6 +3854,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION auth.logout(text) IS
+    'Revokes the current session (''local'', clearing the session cookies), all sessions of its user (''global'', clearing them) or all but the current one (''others'').';
 
 CREATE OR REPLACE FUNCTION auth.refresh_token(token text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -3929,6 +3929,8 @@ BEGIN
     RETURN auth_private._refresh_refused();
 END
 $$;
+COMMENT ON FUNCTION auth.refresh_token(text) IS
+    'Rotates the refresh token (cookie or argument) and sets both cookies; reuse after auth.refresh_reuse_interval revokes the session; 401 through response.status.';
 
 CREATE OR REPLACE FUNCTION auth.create_api_key(
     role name,
