@@ -105,12 +105,7 @@ mod tests {
             (None, Some(PASSWORD), None, "must not be NULL"),
             (Some("acr_ann"), None, None, "must not be NULL"),
             (Some("ab"), Some(PASSWORD), None, "3 to 256 characters"),
-            (
-                Some("acr_ann"),
-                Some("short pw"),
-                None,
-                "at least 12",
-            ),
+            (Some("acr_ann"), Some("short pw"), None, "at least 12"),
             (Some("acr_ann"), Some(""), None, "empty"),
             (
                 Some("acr_ann"),
