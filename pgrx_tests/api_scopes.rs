@@ -663,7 +663,7 @@ mod tests {
         second("two").ok();
         let before = credential_rows();
         let (state, message) = second("three").failure();
-        assert_eq!(state, "54000");
+        assert_eq!(state, "PT409");
         assert_eq!(
             message,
             "at most 2 live API tokens per user (auth.my_api_token_max_count): revoke one first"
@@ -681,7 +681,7 @@ mod tests {
             .setting("auth.my_api_token_max_count", "0")
             .call("SELECT auth.create_my_api_token('none', now() + interval '1 day')")
             .failure();
-        assert_eq!(state, "54000");
+        assert_eq!(state, "PT409");
         let bob = login("sc_b", "sc_b_bob");
         with_token(&bob)
             .setting("auth.my_api_token_max_ttl", "200d")

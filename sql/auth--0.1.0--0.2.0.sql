@@ -4105,7 +4105,7 @@ BEGIN
     IF (SELECT pg_catalog.count(*) FROM auth.api_tokens AS t
         WHERE t.username = v_owner.username AND t.revoked_at IS NULL
           AND (t.expires_at IS NULL OR t.expires_at > pg_catalog.now())) >= v_max THEN
-        RAISE SQLSTATE '54000' USING MESSAGE = pg_catalog.format(
+        RAISE SQLSTATE 'PT409' USING MESSAGE = pg_catalog.format(
             'at most %s live API tokens per user (auth.my_api_token_max_count): revoke one first', v_max);
     END IF;
     v_claims := pg_catalog.jsonb_build_object('sub', v_owner.username);
@@ -4120,6 +4120,8 @@ BEGIN
     RETURN v_token;
 END
 $$;
+COMMENT ON FUNCTION auth.create_my_api_token(text, timestamptz, text[]) IS
+    'Creates an API token for the logged-in user (their role, sub = username, optional scopes) and returns its JWT. Shown once.';
 
 CREATE OR REPLACE FUNCTION auth.exchange_api_key(key text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

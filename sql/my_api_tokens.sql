@@ -35,7 +35,7 @@ $$;
 -- Returns the token's JWT (shown once): sub (the username), tid, role (the user's), scope when
 -- scoped, iat, exp. Raised: PT401 'Not logged in' (see _my_token_owner); 22023 for a NULL, empty
 -- or over-256-character name, a NULL, infinite or past expires_at, one later than
--- auth.my_api_token_max_ttl from now, or bad scopes; 54000 when the user already holds
+-- auth.my_api_token_max_ttl from now, or bad scopes; PT409 (HTTP 409) when the user already holds
 -- auth.my_api_token_max_count live tokens; 25006 (HTTP 405) in a read-only transaction or with
 -- Prefer: tx=rollback. Creations by one user are serialized on the user's row, so the cap holds
 -- under concurrency. Nothing is written unless the token is returned.
@@ -74,7 +74,7 @@ BEGIN
     IF (SELECT pg_catalog.count(*) FROM auth.api_tokens AS t
         WHERE t.username = v_owner.username AND t.revoked_at IS NULL
           AND (t.expires_at IS NULL OR t.expires_at > pg_catalog.now())) >= v_max THEN
-        RAISE SQLSTATE '54000' USING MESSAGE = pg_catalog.format(
+        RAISE SQLSTATE 'PT409' USING MESSAGE = pg_catalog.format(
             'at most %s live API tokens per user (auth.my_api_token_max_count): revoke one first', v_max);
     END IF;
     v_claims := pg_catalog.jsonb_build_object('sub', v_owner.username);
