@@ -1101,6 +1101,35 @@ mod argon2_tests {
         }
     }
 
+    /// The other direction: hashes we write verify with an independent implementation
+    /// (rust-argon2, which shares no code with RustCrypto's argon2), and a wrong password does not.
+    #[test]
+    fn our_hashes_verify_with_an_independent_implementation() {
+        for params in [
+            Argon2Params::OWASP,
+            Argon2Params {
+                m_kib: 7168,
+                t: 5,
+                p: 3,
+            },
+        ] {
+            for password in ["correct horse battery staple", "pässwörd ✓", "x"] {
+                let phc = hash_argon2id(password, &params).unwrap();
+                assert!(phc.starts_with("$argon2id$v=19$"), "{phc}");
+                assert_eq!(
+                    rust_argon2::verify_encoded(&phc, password.as_bytes()),
+                    Ok(true),
+                    "{phc}"
+                );
+                assert_eq!(
+                    rust_argon2::verify_encoded(&phc, wrong(password).as_bytes()),
+                    Ok(false),
+                    "{phc}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn version_16_and_argon2d_are_refused() {
         let v16 = vectors()["version16_refused"]["phc"]
