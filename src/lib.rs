@@ -15,6 +15,7 @@ mod error;
 mod gucs;
 mod jwt;
 mod keys;
+mod owner_call;
 mod passwords;
 mod request;
 mod scopes;
