@@ -208,9 +208,9 @@ fn check_new_password(username: Option<&str>, password: &str) {
 /// What `auth.password_check` names: `schema.name(username text, password text)` returning text.
 const PASSWORD_CHECK: owner_call::Signature = owner_call::Signature {
     setting: "auth.password_check",
-    arg_types: "25 25",
+    arg_types: &[pg_sys::TEXTOID, pg_sys::TEXTOID],
     args: "username text, password text",
-    returns: "pg_catalog.text",
+    returns: pg_sys::TEXTOID,
     returns_name: "text",
 };
 

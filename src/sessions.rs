@@ -156,9 +156,9 @@ fn _session_claims(
 /// What `auth.access_token_hook` names: `schema.name(event jsonb)` returning jsonb.
 const ACCESS_TOKEN_HOOK: owner_call::Signature = owner_call::Signature {
     setting: "auth.access_token_hook",
-    arg_types: "3802",
+    arg_types: &[pg_sys::JSONBOID],
     args: "event jsonb",
-    returns: "pg_catalog.jsonb",
+    returns: pg_sys::JSONBOID,
     returns_name: "jsonb",
 };
 
