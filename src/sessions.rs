@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use auth_core::{claims, AuthError};
 
+use crate::datum::JsonbValue;
 use crate::error::{raise, OrRaise};
 use crate::gucs;
 use crate::owner_call;
@@ -130,7 +131,9 @@ fn session_claims(
 
 /// `auth_private._session_claims(session_id, username, role, app_metadata)`: the default claims
 /// of a session's access token ([`session_claims`]), which `auth_private._token_claims` hands to
-/// `auth.access_token_hook` when it is set. STABLE: the time is the transaction's.
+/// `auth.access_token_hook` when it is set. STABLE: the time is the transaction's. An
+/// `app_metadata` a token cannot carry (a number beyond double precision, nesting deeper than 128
+/// levels) is 22023.
 #[pg_extern(
     schema = "auth_private",
     sql = "
@@ -143,13 +146,20 @@ fn _session_claims(
     session_id: Option<pgrx::Uuid>,
     username: Option<&str>,
     role: Option<&CStr>,
-    app_metadata: Option<JsonB>,
+    app_metadata: Option<JsonbValue>,
 ) -> JsonB {
+    let app_metadata = app_metadata.map(|j| {
+        j.0.unwrap_or_else(|e| {
+            raise(AuthError::InvalidParameter(format!(
+                "app_metadata cannot be carried in an access token: {e}"
+            )))
+        })
+    });
     JsonB(Value::Object(session_claims(
         session_id,
         username,
         role,
-        app_metadata.map(|j| j.0),
+        app_metadata,
     )))
 }
 
@@ -182,29 +192,47 @@ fn _access_token_hook() -> bool {
 /// names with `event` (`{"username", "role", "session_id", "method", "claims"}`) as its owner
 /// ([`owner_call`]) and returns the claims to sign: its answer, which must be an object whose
 /// reserved claims equal those of `event.claims` ([`claims::hook_claims`]). Raises 22023 with the
-/// reason otherwise (`returned a non-object`, also for NULL; `claim "role" may not be changed`),
-/// for an unset or unusable setting, and for an event without an object `claims`; the hook's own
-/// errors propagate. `auth_private._token_claims` turns every one of them into PT403.
+/// reason otherwise (`returned a non-object`, also for NULL; `claim "role" may not be changed`;
+/// `returned JSON that cannot be signed (…)` for numbers beyond double precision or nesting
+/// deeper than 128 levels), for an unset or unusable setting, and for an event without an object
+/// `claims`; the hook's own errors propagate. `auth_private._token_claims` turns every one of them into PT403.
 #[pg_extern(volatile, parallel_unsafe, schema = "auth_private")]
-fn _call_access_token_hook(event: Option<JsonB>) -> JsonB {
+fn _call_access_token_hook(event: Option<JsonbValue>) -> JsonB {
     let Some(setting) = gucs::access_token_hook() else {
         raise(AuthError::Config(
             "auth.access_token_hook is not set".into(),
         ))
     };
-    let given = match event.as_ref().map(|e| e.0.get("claims")) {
-        Some(Some(Value::Object(claims))) => claims.clone(),
-        _ => raise(AuthError::InvalidParameter(
-            "event must be an object with an object \"claims\"".into(),
-        )),
+    let (event, given) = match event.map(|e| e.0) {
+        Some(Ok(event)) => match event.get("claims") {
+            Some(Value::Object(claims)) => {
+                let claims = claims.clone();
+                (event, claims)
+            }
+            _ => raise_bad_event(),
+        },
+        _ => raise_bad_event(),
     };
     let found = owner_call::find(&ACCESS_TOKEN_HOOK, &setting);
-    let returned: Option<JsonB> =
-        owner_call::call(&ACCESS_TOKEN_HOOK, found, &[event.into_datum()]);
-    match claims::hook_claims(&given, returned.map(|j| j.0)) {
+    let returned: Option<JsonbValue> =
+        owner_call::call(&ACCESS_TOKEN_HOOK, found, &[JsonB(event).into_datum()]);
+    let returned = returned.map(|j| {
+        j.0.unwrap_or_else(|e| {
+            raise(AuthError::InvalidParameter(format!(
+                "returned JSON that cannot be signed ({e})"
+            )))
+        })
+    });
+    match claims::hook_claims(&given, returned) {
         Ok(claims) => JsonB(Value::Object(claims)),
         Err(refusal) => raise(AuthError::InvalidParameter(refusal.to_string())),
     }
+}
+
+fn raise_bad_event() -> ! {
+    raise(AuthError::InvalidParameter(
+        "event must be an object with an object \"claims\"".into(),
+    ))
 }
 
 /// Signs `claims` (exactly those) with the server key, appends to `response.headers` the
@@ -255,9 +283,9 @@ fn _session_response_for(
     username: Option<&str>,
     role: Option<&CStr>,
     refresh_token: Option<&str>,
-    claims: Option<JsonB>,
+    claims: Option<JsonbValue>,
 ) -> JsonB {
-    let Some(JsonB(Value::Object(claims))) = claims else {
+    let Some(JsonbValue(Ok(Value::Object(claims)))) = claims else {
         raise(AuthError::InvalidParameter(
             "claims must be a JSON object".into(),
         ))
