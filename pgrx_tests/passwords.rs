@@ -322,7 +322,7 @@ mod tests {
         run("GRANT passwords_importer TO passwords_admin");
         run("GRANT USAGE ON SCHEMA auth TO passwords_admin");
         run("GRANT INSERT ON auth.users TO passwords_admin");
-        run("GRANT EXECUTE ON FUNCTION auth.import_user(text, text, name) TO passwords_admin");
+        run("GRANT EXECUTE ON FUNCTION auth.import_user(text, text, name, text, boolean) TO passwords_admin");
         run("SET LOCAL ROLE passwords_admin");
         assert_error(
             "SELECT auth.import_user('pw_x', '$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'passwords_importer')",

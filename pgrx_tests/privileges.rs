@@ -78,6 +78,12 @@ mod tests {
         "auth.login(text,text)",
         "auth.logout(text)",
         "auth.refresh_token(text)",
+        // The account flows (sign-up, reset, verification).
+        "auth.request_email_verification(text)",
+        "auth.request_password_reset(text)",
+        "auth.reset_password(text,text)",
+        "auth.signup(text,text,text)",
+        "auth.verify_email(text)",
     ];
     /// What the documented grants add for an authenticated role.
     const WEB_GRANTED: &[&str] = &[
@@ -96,6 +102,8 @@ mod tests {
         "auth.logout(text)",
         "auth.my_sessions()",
         "auth.refresh_token(text)",
+        "auth.request_email_verification(text)",
+        "auth.verify_email(text)",
     ];
     /// The tables that must exist, so that the probes over pg_class cannot pass vacuously.
     const KNOWN_TABLES: &[&str] = &[
@@ -103,6 +111,8 @@ mod tests {
         "auth.audit_log",
         "auth.api_tokens",
         "auth.login_failures",
+        "auth.one_time_tokens",
+        "auth.outbox",
         "auth.refresh_tokens",
         "auth.request_roles",
         "auth.sessions",
@@ -556,6 +566,9 @@ mod tests {
             "auth.create_my_api_token(text,timestamp with time zone,text[])",
             "auth_private._new_refresh_token()",
             "auth_private._new_api_key()",
+            "auth_private._new_one_time_token()",
+            "auth_private._issue_one_time_token(text,text,text)",
+            "auth.grant_outbox_access(name)",
         ] {
             assert!(
                 calls.iter().any(|(f, _, _)| f == must),

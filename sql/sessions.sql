@@ -310,6 +310,23 @@ BEGIN
 END
 $$;
 
+-- Login's rule for auth.require_verified_email: when it is on, a user with an email address not
+-- verified yet is refused (PT403 'Email address not verified'). Users without an address are not
+-- concerned (there is nothing to verify).
+CREATE FUNCTION auth_private._require_verified_email(username text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth_private._setting('require_verified_email')::boolean
+       AND EXISTS (SELECT FROM auth.users u
+                   WHERE u.username = $1 AND u.email IS NOT NULL AND u.email_verified_at IS NULL) THEN
+        RAISE SQLSTATE 'PT403' USING MESSAGE = 'Email address not verified',
+            HINT = 'Open the link of the verification email, or ask for a new one (auth.request_email_verification).';
+    END IF;
+END
+$$;
+
 -- POST /rpc/login {"username": ..., "password": ...}
 --
 -- Success: HTTP 200, the access_token and refresh_token cookies in response.headers, and
@@ -326,6 +343,8 @@ $$;
 --   password. Unknown usernames are throttled alike, so a 429 says nothing about existence.
 --   Refused attempts are not counted. A success clears the username's failures from the same
 --   address. Each outcome is recorded in auth.audit_log.
+-- Right password of a user whose email address is not verified while
+--   auth.require_verified_email is on: raised, PT403 'Email address not verified'.
 -- Read-only transaction (GET, HEAD) or Prefer: tx=rollback: 25006 (HTTP 405) before anything.
 -- Bad arguments (NULL, empty or over-72-byte password): raised, SQLSTATE 22023 (HTTP 400).
 -- Attempts for one username are serialized (auth_private._lock_user), and the user's row stays
@@ -356,6 +375,7 @@ BEGIN
                                     pg_catalog.jsonb_build_object('user_exists', v_user.username IS NOT NULL));
         RETURN auth_private._password_refused(v_key, 'Invalid user or password');
     END IF;
+    PERFORM auth_private._require_verified_email(v_user.username);
     IF auth_private._password_needs_rehash(v_user.password) THEN
         UPDATE auth.users u SET password = auth_private._hash_to_store($2)
         WHERE u.username = v_user.username;
@@ -806,7 +826,8 @@ $$;
 -- Housekeeping (run it from cron or pg_cron as the extension owner): ends the sessions a timeout
 -- ended unnoticed (recording why), deletes sessions that ended (revoked or expired) more than
 -- `older_than` ago with their refresh tokens, refresh tokens expired more than `older_than` ago,
--- failed logins outside auth.lockout_window, and audit rows older than auth.audit_retention
+-- failed logins outside auth.lockout_window, one-time tokens spent or expired, outbox rows
+-- consumed or expired, and audit rows older than auth.audit_retention
 -- (unless 0). Returns the number of sessions deleted. A deleted session is as dead as a revoked
 -- one for every check.
 CREATE FUNCTION auth.purge_sessions(older_than interval DEFAULT '7 days') RETURNS integer
@@ -827,6 +848,9 @@ BEGIN
     DELETE FROM auth.login_failures f
     WHERE f.failed_at <= pg_catalog.now()
         - pg_catalog.make_interval(secs => auth_private._setting('lockout_window')::integer);
+    DELETE FROM auth.one_time_tokens t
+    WHERE t.consumed_at IS NOT NULL OR t.expires_at <= pg_catalog.now();
+    DELETE FROM auth.outbox o WHERE o.consumed OR o.expires_at <= pg_catalog.now();
     IF v_retention > 0 THEN
         DELETE FROM auth.audit_log a
         WHERE a.at < pg_catalog.now() - pg_catalog.make_interval(secs => v_retention);
@@ -836,9 +860,10 @@ END
 $$;
 
 -- One call to set up PostgREST's roles: USAGE on schema auth, and EXECUTE on
---   login, refresh_token, logout                          for the anonymous role;
---   refresh_token, logout, change_password, my_sessions, end_my_session, delete_my_account
---                                                         for each authenticated role
+--   login, refresh_token, logout, signup, request_password_reset, reset_password,
+--   request_email_verification, verify_email              for the anonymous role;
+--   refresh_token, logout, change_password, my_sessions, end_my_session, delete_my_account,
+--   request_email_verification, verify_email              for each authenticated role
 -- (refresh_token too, because a client that sends its access token in Authorization runs as that
 -- role). Neither may be PUBLIC. Run as the extension owner (a superuser).
 CREATE FUNCTION auth.grant_session_access(anon_role name, authenticated_roles name[] DEFAULT '{}')
@@ -858,7 +883,9 @@ BEGIN
         END IF;
         EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA auth TO %I', $1);
         EXECUTE pg_catalog.format(
-            'GRANT EXECUTE ON FUNCTION auth.login(text, text), auth.refresh_token(text), auth.logout(text) TO %I', $1);
+            'GRANT EXECUTE ON FUNCTION auth.login(text, text), auth.refresh_token(text), auth.logout(text), '
+            'auth.signup(text, text, text), auth.request_password_reset(text), auth.reset_password(text, text), '
+            'auth.request_email_verification(text), auth.verify_email(text) TO %I', $1);
     END IF;
     FOREACH v_role IN ARRAY coalesce($2, '{}') LOOP
         IF v_role IS NULL OR pg_catalog.lower(v_role) = 'public' THEN
@@ -867,10 +894,11 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA auth TO %I', v_role);
         EXECUTE pg_catalog.format(
             'GRANT EXECUTE ON FUNCTION auth.refresh_token(text), auth.logout(text), auth.change_password(text, text), '
-            'auth.my_sessions(), auth.end_my_session(uuid), auth.delete_my_account(text) TO %I',
+            'auth.my_sessions(), auth.end_my_session(uuid), auth.delete_my_account(text), '
+            'auth.request_email_verification(text), auth.verify_email(text) TO %I',
             v_role);
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION auth.grant_session_access(name, name[]) IS
-    'Grants PostgREST''s anonymous role login/refresh_token/logout and authenticated roles refresh_token/logout/change_password/my_sessions/end_my_session/delete_my_account.';
+    'Grants PostgREST''s anonymous role the login, sign-up and reset functions and authenticated roles refresh_token/logout/change_password/my_sessions/end_my_session/delete_my_account/email verification.';

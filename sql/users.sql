@@ -10,7 +10,14 @@ CREATE TABLE auth.users (
     role       name        NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT users_username_length CHECK (pg_catalog.char_length(username) BETWEEN 3 AND 256)
+    -- Optional; stored lower-cased and checked by the trigger below (auth_private._normalize_email);
+    -- unique when present. Where password reset and verification tokens are sent (auth.outbox).
+    email      text,
+    -- When the user proved they receive mail at `email` (auth.verify_email, auth.reset_password);
+    -- NULL again whenever email changes, unless the same UPDATE sets it.
+    email_verified_at timestamptz,
+    CONSTRAINT users_username_length CHECK (pg_catalog.char_length(username) BETWEEN 3 AND 256),
+    CONSTRAINT users_email_key UNIQUE (email)
 );
 COMMENT ON TABLE auth.users IS
     'Login users: username (3-256 characters), password hash (bcrypt or argon2), database role.';
@@ -67,6 +74,8 @@ FOR EACH ROW EXECUTE FUNCTION auth_private._users_check_role();
 -- the policy refuses, are refused (22023).
 -- SECURITY DEFINER so that a role granted INSERT/UPDATE on auth.users need not be granted the
 -- (private) hashing functions.
+-- An email written is checked and lower-cased (22023 for an invalid address); a changed address is
+-- unverified (email_verified_at NULL) unless the same UPDATE sets email_verified_at.
 CREATE FUNCTION auth_private._users_before_write() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -75,8 +84,15 @@ BEGIN
     IF TG_OP = 'INSERT' OR NEW.password IS DISTINCT FROM OLD.password THEN
         NEW.password := auth_private._password_to_store(NEW.username, NEW.password);
     END IF;
+    IF NEW.email IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.email IS DISTINCT FROM OLD.email) THEN
+        NEW.email := auth_private._normalize_email(NEW.email);
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         NEW.updated_at := pg_catalog.now();
+        IF NEW.email IS DISTINCT FROM OLD.email
+           AND NEW.email_verified_at IS NOT DISTINCT FROM OLD.email_verified_at THEN
+            NEW.email_verified_at := NULL;
+        END IF;
     END IF;
     RETURN NEW;
 END
@@ -89,23 +105,26 @@ FOR EACH ROW EXECUTE FUNCTION auth_private._users_before_write();
 -- Imports a user whose password hash comes from elsewhere (pgcrypto's crypt(p, gen_salt('bf')),
 -- another application's bcrypt or argon2): a $2a$/$2b$/$2y$ hash of cost 4 to 14, or an argon2id
 -- or argon2i PHC string (v=19) within the caps, is stored as it is (and re-hashed with the
--- configured algorithm on the user's next successful login when it differs). Anything else is
--- refused: 22023 for a value that is not such a hash (naming the reason, never the hash) or a
--- NULL argument, 42501 unless the caller is a superuser (the extension owner), 23505 for a taken
--- username, 23503 for an unknown role. The policy for new passwords does not apply: there is no
--- password to check.
-CREATE FUNCTION auth.import_user(username text, password_hash text, role name) RETURNS void
+-- configured algorithm on the user's next successful login when it differs), with the user's
+-- email address when given (email_verified: whether the other application had verified it).
+-- Anything else is refused: 22023 for a value that is not such a hash (naming the reason, never the
+-- hash), an invalid address or a NULL argument, 42501 unless the caller is a superuser (the
+-- extension owner), 23505 for a taken username or address, 23503 for an unknown role. The
+-- policy for new passwords does not apply: there is no password to check.
+CREATE FUNCTION auth.import_user(username text, password_hash text, role name, email text DEFAULT NULL,
+                                 email_verified boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM auth_private._require_committing_transaction();
-    IF $1 IS NULL OR $3 IS NULL THEN
-        RAISE SQLSTATE '22023' USING MESSAGE = 'username and role must not be NULL';
+    IF $1 IS NULL OR $3 IS NULL OR $5 IS NULL THEN
+        RAISE SQLSTATE '22023' USING MESSAGE = 'username, role and email_verified must not be NULL';
     END IF;
     PERFORM auth_private._expect_imported_hash($2);
-    INSERT INTO auth.users (username, password, role) VALUES ($1, $2, $3);
+    INSERT INTO auth.users (username, password, role, email, email_verified_at)
+    VALUES ($1, $2, $3, $4, CASE WHEN $4 IS NOT NULL AND $5 THEN pg_catalog.now() END);
 END
 $$;
-COMMENT ON FUNCTION auth.import_user(text, text, name) IS
-    'Imports a user with an existing bcrypt (cost 4-14) or argon2id/argon2i hash; superuser only.';
+COMMENT ON FUNCTION auth.import_user(text, text, name, text, boolean) IS
+    'Imports a user with an existing bcrypt (cost 4-14) or argon2id/argon2i hash and optional email; superuser only.';

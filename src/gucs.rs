@@ -91,6 +91,12 @@ pub static AUDIT_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(90 * 24 * 3
 pub static API_KEY_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(300);
 pub static MY_API_TOKEN_MAX_TTL: GucSetting<i32> = GucSetting::<i32>::new(90 * 24 * 3600);
 pub static MY_API_TOKEN_MAX_COUNT: GucSetting<i32> = GucSetting::<i32>::new(10);
+pub static ALLOW_SIGNUP: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static SIGNUP_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static REQUIRE_VERIFIED_EMAIL: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static RESET_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(3600);
+pub static VERIFICATION_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(24 * 3600);
+pub static MAX_ACCOUNT_REQUESTS_PER_IP: GucSetting<i32> = GucSetting::<i32>::new(20);
 pub static CHECK_SESSIONS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PROXY_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static KEY_ENCRYPTION_KEY: GucSetting<Option<CString>> =
@@ -540,6 +546,46 @@ pub fn init() {
         3660 * 24 * 3600,
         GucFlags::UNIT_S,
     );
+    boolean(
+        c"auth.allow_signup",
+        c"Whether auth.signup creates accounts.",
+        &ALLOW_SIGNUP,
+    );
+    string(
+        c"auth.signup_role",
+        c"The database role of users created by auth.signup.",
+        &SIGNUP_ROLE,
+        GucFlags::default(),
+    );
+    boolean(
+        c"auth.require_verified_email",
+        c"Sign-up needs an email address and starts no session; login refuses users whose email address is not verified.",
+        &REQUIRE_VERIFIED_EMAIL,
+    );
+    int(
+        c"auth.reset_token_ttl",
+        c"Lifetime of password reset tokens.",
+        &RESET_TOKEN_TTL,
+        60,
+        24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.verification_token_ttl",
+        c"Lifetime of email verification tokens.",
+        &VERIFICATION_TOKEN_TTL,
+        60,
+        7 * 24 * 3600,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"auth.max_account_requests_per_ip",
+        c"Sign-ups, password reset and verification requests from one client address within auth.lockout_window (0: no limit).",
+        &MAX_ACCOUNT_REQUESTS_PER_IP,
+        0,
+        1_000_000,
+        GucFlags::default(),
+    );
     int(
         c"auth.api_key_token_ttl",
         c"Lifetime of JWTs returned by exchange_api_key.",
@@ -878,6 +924,25 @@ pub fn my_api_token_max_ttl() -> i32 {
 pub fn my_api_token_max_count() -> i32 {
     MY_API_TOKEN_MAX_COUNT.get()
 }
+pub fn allow_signup() -> bool {
+    ALLOW_SIGNUP.get()
+}
+/// `auth.signup_role`, empty when unset.
+pub fn signup_role() -> String {
+    text(&SIGNUP_ROLE).unwrap_or_default()
+}
+pub fn require_verified_email() -> bool {
+    REQUIRE_VERIFIED_EMAIL.get()
+}
+pub fn reset_token_ttl() -> i32 {
+    RESET_TOKEN_TTL.get()
+}
+pub fn verification_token_ttl() -> i32 {
+    VERIFICATION_TOKEN_TTL.get()
+}
+pub fn max_account_requests_per_ip() -> i32 {
+    MAX_ACCOUNT_REQUESTS_PER_IP.get()
+}
 pub fn check_sessions() -> bool {
     CHECK_SESSIONS.get()
 }
@@ -922,6 +987,12 @@ pub fn setting_text(name: &str) -> Option<String> {
         "my_api_token_max_ttl" => my_api_token_max_ttl().to_string(),
         "my_api_token_max_count" => my_api_token_max_count().to_string(),
         "check_sessions" => check_sessions().to_string(),
+        "allow_signup" => allow_signup().to_string(),
+        "signup_role" => signup_role(),
+        "require_verified_email" => require_verified_email().to_string(),
+        "reset_token_ttl" => reset_token_ttl().to_string(),
+        "verification_token_ttl" => verification_token_ttl().to_string(),
+        "max_account_requests_per_ip" => max_account_requests_per_ip().to_string(),
         "proxy_secret_set" => proxy_secret().is_some().to_string(),
         "postgrest_channel" => postgrest_channel(),
         _ => return None,

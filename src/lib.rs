@@ -5,6 +5,7 @@
 
 use pgrx::prelude::*;
 
+mod accounts;
 mod api_keys;
 mod api_tokens;
 mod check_request;
@@ -116,6 +117,7 @@ extension_sql_file!(
         passwords::_password_to_store_for,
         passwords::_expect_imported_hash,
         passwords::_keep_superuser_hash,
+        accounts::_normalize_email,
         request::_require_committing_transaction
     ]
 );
@@ -167,6 +169,27 @@ extension_sql_file!(
         check_request::_may_carry_markers,
         cookie_auth::_cookie_claims,
         cookie_auth::_cross_origin_refusal
+    ]
+);
+extension_sql_file!(
+    "../sql/accounts.sql",
+    name = "accounts",
+    requires = [
+        "sessions",
+        "audit",
+        "check_request",
+        jwt::_setting,
+        accounts::_normalize_email,
+        accounts::_email_key,
+        accounts::_new_one_time_token,
+        accounts::_one_time_token_hash,
+        passwords::_check_password,
+        passwords::_check_new_password,
+        passwords::_hash_to_store,
+        sessions::_request_client_ip,
+        sessions::_clear_session_cookies,
+        request::_caller_claims,
+        request::_require_committing_transaction
     ]
 );
 extension_sql_file!(

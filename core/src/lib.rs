@@ -8,6 +8,7 @@ pub mod base64url;
 pub mod claims;
 pub mod cookie;
 pub mod credentials;
+pub mod email;
 pub mod error;
 pub mod jwt;
 pub mod keys;
