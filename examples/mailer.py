@@ -1,7 +1,8 @@
 """Sends the mail of auth.outbox: at start and on every NOTIFY auth_outbox, claims the pending rows
 one at a time, sends each by SMTP and marks it consumed (which erases its token), one transaction
-per row. A failed send rolls its row back and ends the program: run it under a supervisor that
-restarts it. It never prints a token. Python 3 with psycopg 3 (Debian: python3-psycopg)."""
+per row. A row whose send fails stays pending, retried at the next notification (or start); a lost
+database connection ends the program: run it under a supervisor that restarts it. It never prints
+a token. Python 3 with psycopg 3 (Debian: python3-psycopg)."""
 import os
 import smtplib
 from email.message import EmailMessage
@@ -15,13 +16,15 @@ MAIL_FROM = os.environ.get("MAIL_FROM", "accounts@localhost")
 LINK = os.environ.get("MAILER_LINK", "http://localhost:8080/account")  # LINK/<kind>#token=<token>
 SUBJECTS = {"password_reset": "Reset your password", "email_verification": "Confirm your email address"}
 CLAIM = """SELECT id, kind, username, email, token, expires_at FROM auth.outbox
-           WHERE NOT consumed AND expires_at > now() ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"""
+           WHERE NOT consumed AND expires_at > now() AND id <> ALL (%s)
+           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"""
 
 
 def send_pending(db):
+    failed = []  # rows whose send failed in this pass: left pending
     while True:
         with db.transaction():
-            row = db.execute(CLAIM).fetchone()
+            row = db.execute(CLAIM, (failed,)).fetchone()
             if row is None:
                 return
             row_id, kind, username, email, token, expires_at = row
@@ -30,8 +33,13 @@ def send_pending(db):
                 msg["From"], msg["To"], msg["Subject"] = MAIL_FROM, email, SUBJECTS[kind]
                 msg.set_content(f"Hello {username},\n\n{LINK}/{kind}#token={token}\n\n"
                                 f"The link works once, until {expires_at:%Y-%m-%d %H:%M %Z}.\n")
-                with smtplib.SMTP(SMTP_HOST, SMTP_PORT) as smtp:
-                    smtp.send_message(msg)
+                try:
+                    with smtplib.SMTP(SMTP_HOST, SMTP_PORT, timeout=30) as smtp:
+                        smtp.send_message(msg)
+                except (OSError, smtplib.SMTPException) as e:  # the class only: no message text
+                    print(f"outbox row {row_id} ({kind}): not sent ({type(e).__name__})", flush=True)
+                    failed.append(row_id)
+                    continue
             db.execute("UPDATE auth.outbox SET consumed = true WHERE id = %s", (row_id,))
         print(f"outbox row {row_id} ({kind}): {'sent' if email else 'no address'}", flush=True)
 

@@ -117,7 +117,8 @@ fn decode_quoted_printable(body: &str) -> String {
 }
 
 /// An SMTP server on a loopback port that accepts every message (220, 250, 354, 250, 221) and
-/// keeps it; stopped when dropped.
+/// keeps it, but for recipients it was told to refuse (550, as for an unknown mailbox); stopped
+/// when dropped.
 pub struct SmtpSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<Mail>>>,
@@ -133,6 +134,12 @@ impl Default for SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
+        Self::refusing(&[])
+    }
+
+    /// A sink that answers 550 to `RCPT TO` these addresses.
+    pub fn refusing(addresses: &[&str]) -> SmtpSink {
+        let refused: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the SMTP sink");
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -144,7 +151,7 @@ impl SmtpSink {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((stream, _)) => {
-                            if let Err(e) = serve(stream, &mails) {
+                            if let Err(e) = serve(stream, &mails, &refused) {
                                 eprintln!("[e2e] SMTP sink: a session failed: {e}");
                             }
                         }
@@ -209,7 +216,7 @@ impl Drop for SmtpSink {
 }
 
 /// One SMTP session: greeting, commands until QUIT (or the client hangs up).
-fn serve(stream: TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Result<()> {
+fn serve(stream: TcpStream, mails: &Mutex<Vec<Mail>>, refused: &[String]) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut out = stream.try_clone()?;
@@ -239,8 +246,13 @@ fn serve(stream: TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Result<()> {
                 out.write_all(b"250 OK\r\n")?;
             }
             "RCPT" => {
-                to.push(path(cmd.split_once(':').map_or("", |(_, a)| a)));
-                out.write_all(b"250 OK\r\n")?;
+                let rcpt = path(cmd.split_once(':').map_or("", |(_, a)| a));
+                if refused.contains(&rcpt) {
+                    out.write_all(b"550 5.1.1 no such mailbox\r\n")?;
+                } else {
+                    to.push(rcpt);
+                    out.write_all(b"250 OK\r\n")?;
+                }
             }
             "DATA" => {
                 out.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;

@@ -14,7 +14,8 @@
 //!   `auth.max_account_requests_per_ip` from one address get 429.
 //! - `email_verification_request`: a logged-in user asks for a verification mail (bearer, then
 //!   cookie through Caddy); anonymous and address-less callers are refused; two mailers share the
-//!   outbox and send every message exactly once; over GET the account functions answer 405.
+//!   outbox and send every message exactly once, a message the SMTP server refuses staying pending
+//!   without holding up the others; over GET the account functions answer 405.
 //!
 //! Each changes settings with `ALTER SYSTEM` and a reload, reset when it ends (also on failure).
 //! The stack sets no `auth.client_ip_header`, so `auth.max_account_requests_per_ip` counts nothing
@@ -810,14 +811,24 @@ pub fn email_verification_request(s: &mut Stack) {
     assert_eq!(int(&mut db, "SELECT count(*) FROM auth.outbox", &[]), rows);
 
     // Two mailers on one outbox (FOR UPDATE SKIP LOCKED): the verification mail and a burst of
-    // reset mails, each sent exactly once.
+    // reset mails, each sent exactly once. The first message queued goes to an address the SMTP
+    // server refuses: it stays pending (its token kept for a retry) and holds up nothing.
+    const BOUNCE: &str = "verify-bounce";
+    const BOUNCE_EMAIL: &str = "no.such.mailbox@example.com";
+    add_user_with_email(&mut db, BOUNCE, PASSWORD, Some(BOUNCE_EMAIL));
+    call(
+        s,
+        "request_password_reset",
+        json!({ "username_or_email": BOUNCE }),
+    )
+    .expect(204);
     let burst: Vec<(String, String)> = (0..6)
         .map(|i| (format!("burst-{i}"), format!("burst.{i}@example.com")))
         .collect();
     for (user, email) in &burst {
         add_user_with_email(&mut db, user, PASSWORD, Some(email));
     }
-    let sink = SmtpSink::start();
+    let sink = SmtpSink::refusing(&[BOUNCE_EMAIL]);
     let mut first = Mailer::start(s, "mailer-one", MAILER_ROLE, &sink);
     let mut second = Mailer::start(s, "mailer-two", MAILER_ROLE, &sink);
     let handles: Vec<_> = burst
@@ -854,12 +865,30 @@ pub fn email_verification_request(s: &mut Stack) {
     for email in burst.iter().map(|(_, e)| e.as_str()).chain([EMAIL]) {
         assert_eq!(sink.count_to(email), 1, "mails to {email}");
     }
-    let sent_by = |m: &Mailer| m.output().lines().filter(|l| l.contains("sent")).count();
+    let lines = |m: &Mailer, end: &str| m.output().lines().filter(|l| l.ends_with(end)).count();
     assert!(
-        sent_by(&first) + sent_by(&second) >= 7,
+        lines(&first, ": sent") + lines(&second, ": sent") >= 7,
         "{}\n{}",
         first.output(),
         second.output()
+    );
+    assert!(
+        lines(&first, "not sent (SMTPRecipientsRefused)")
+            + lines(&second, "not sent (SMTPRecipientsRefused)")
+            >= 1,
+        "{}\n{}",
+        first.output(),
+        second.output()
+    );
+    assert_eq!(sink.count_to(BOUNCE_EMAIL), 0);
+    assert_eq!(
+        int(
+            &mut db,
+            "SELECT count(*) FROM auth.outbox WHERE username = $1 AND NOT consumed AND token IS NOT NULL",
+            &[&BOUNCE]
+        ),
+        1,
+        "the refused message stays pending"
     );
 
     // The mailed token verifies the address; another request then (its 60 s moved back) is 204 and
@@ -883,9 +912,18 @@ pub fn email_verification_request(s: &mut Stack) {
     .expect(204);
     assert_eq!(outbox_rows(&mut db, USER, "email_verification"), 1);
 
+    let bounce_token = text(
+        &mut db,
+        "SELECT token FROM auth.outbox WHERE username = $1",
+        &[&BOUNCE],
+    );
+    tokens.push(bounce_token);
     let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
     assert_no_token_logged(&first, &refs);
     assert_no_token_logged(&second, &refs);
     first.assert_alive();
     second.assert_alive();
+    // No message left pending for later scenarios' mailers.
+    db.execute("DELETE FROM auth.users WHERE username = $1", &[&BOUNCE])
+        .unwrap();
 }
