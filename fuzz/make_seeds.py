@@ -169,4 +169,9 @@ write("role_path", [p + "\n" + rp_claims for p in
                       ".a[99999999999999999999]", '.roles[?(@ == "admin")]', '."open',
                       ".ro le", " .role", "." + "a" * 256, ".role\n[]", ".role\n{"])
 
+# email: an address as typed
+write("email", ["ann@example.com", "Ann@Example.COM", "a@b", "\u00c9lodie@exemple.fr",
+                "\u0130@x.y", "@example.com", "ann@", "a@b@c", "ann @example.com", "ann\t@x.y",
+                "", "ab", "a" * 250 + "@x.y", "\u0130" * 126 + "@x.y"])
+
 print("seeds written under", os.path.join(HERE, "seeds"))

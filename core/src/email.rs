@@ -17,20 +17,26 @@ pub fn normalize(email: &str) -> Result<String, AuthError> {
             "email is not a valid address: {why}"
         )))
     };
-    let len = email.chars().count();
+    // Checked once lower-cased: lower case can lengthen a text (U+0130 becomes two characters),
+    // and what is stored must pass again.
+    if email.len() > 4 * MAX_LEN {
+        return refuse("it must be 3 to 254 characters");
+    }
+    let lower = email.to_lowercase();
+    let len = lower.chars().count();
     if !(3..=MAX_LEN).contains(&len) {
         return refuse("it must be 3 to 254 characters");
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if lower.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return refuse("it contains whitespace or control characters");
     }
-    let mut parts = email.split('@');
+    let mut parts = lower.split('@');
     let (local, domain) = (parts.next(), parts.next());
     match (local, domain, parts.next()) {
         (Some(l), Some(d), None) if !l.is_empty() && !d.is_empty() => {}
         _ => return refuse("it must have one @ with a name on each side"),
     }
-    Ok(email.to_lowercase())
+    Ok(lower)
 }
 
 /// The stored form of `input` when it is a valid address, else None: for looking an address up
@@ -48,6 +54,14 @@ mod tests {
         assert_eq!(normalize("Ann@Example.COM").unwrap(), "ann@example.com");
         assert_eq!(normalize("a@b").unwrap(), "a@b");
         assert_eq!(normalize("ÉLODIE@exemple.fr").unwrap(), "élodie@exemple.fr");
+        // Stored values pass again, unchanged.
+        for stored in ["ann@example.com", "i\u{307}@x.y"] {
+            assert_eq!(normalize(stored).unwrap(), stored);
+        }
+        // Lower case that lengthens past the limit is refused.
+        let dotted = format!("{}@x.y", "\u{130}".repeat(126));
+        assert_eq!(dotted.chars().count(), 130);
+        assert!(normalize(&dotted).is_err());
     }
 
     #[test]
