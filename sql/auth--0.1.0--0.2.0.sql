@@ -3472,20 +3472,28 @@ END
 $$;
 
 -- Spends a one-time token of `purpose`: the token's user and the address it was sent to, NULLs
--- when it is unknown, of another purpose, spent or expired. One UPDATE ... WHERE consumed_at IS
--- NULL: a concurrent use of the same token waits for this one, then finds it spent. The token's
--- outbox rows are marked consumed (their token erased).
+-- when it is unknown, of another purpose, spent or expired. The user's row is locked first (FOR
+-- NO KEY UPDATE, the order every account flow takes: user, then tokens), then one UPDATE ...
+-- WHERE consumed_at IS NULL spends the token: a concurrent use of the same token waits for this
+-- one, then finds it spent. The token's outbox rows are marked consumed (their token erased).
 CREATE FUNCTION auth_private._consume_one_time_token(token text, purpose text,
                                                      OUT username text, OUT email text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_hash bytea := auth_private._one_time_token_hash($1);
     v_username text;
     v_email text;
 BEGIN
+    SELECT t.username INTO v_username
+    FROM auth.one_time_tokens t WHERE t.token_hash = v_hash AND t.purpose = $2;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM FROM auth.users u WHERE u.username = v_username FOR NO KEY UPDATE;
     UPDATE auth.one_time_tokens t SET consumed_at = pg_catalog.now()
-    WHERE t.token_hash = auth_private._one_time_token_hash($1) AND t.purpose = $2
+    WHERE t.token_hash = v_hash AND t.purpose = $2
       AND t.consumed_at IS NULL AND t.expires_at > pg_catalog.now()
     RETURNING t.username, t.email INTO v_username, v_email;
     IF FOUND THEN
