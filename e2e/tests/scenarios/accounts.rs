@@ -508,14 +508,15 @@ pub fn signup_verify_login(s: &mut Stack) {
         "{r}"
     );
     mailer.assert_alive();
-    // The session a sign-up starts says so.
+    // The session a sign-up starts says so (auth.sessions.method, listed by my_sessions).
     assert_eq!(
         text(
             &mut db,
             "SELECT method FROM auth.sessions WHERE id = $1::text::uuid",
             &[&instant.sid]
         ),
-        "signup"
+        "signup",
+        "the method of a session auth.signup started"
     );
 }
 
