@@ -84,7 +84,13 @@ cl = []
 for now, leeway in [(1_700_000_000_000_000, 30), (0, 0), (-1, 3600), (2**62, 1)]:
     for c in claims + ['{"aud_under_test":"api","aud":"api","iss_under_test":"auth","iss":"auth"}',
                        '{"exp":1700000000.5}', '{"exp":"1700000000"}', '{"iat":9e15}',
-                       '{"exp":1,"sub":"\\u0000"}', '{"a":[{"\\u0000":1}]}', '{"p":"\\\\u0000"}']:
+                       '{"exp":1,"sub":"\\u0000"}', '{"a":[{"\\u0000":1}]}', '{"p":"\\\\u0000"}',
+                       # access-token hook answers: kept, changed, dropped, added, not an object
+                       '{"role":"web","sub":"a","exp":1,"hook_answer":{"role":"web","sub":"a","exp":1,"t":2}}',
+                       '{"role":"web","sub":"a","exp":1,"hook_answer":{"role":"admin","sub":"a","exp":1}}',
+                       '{"role":"web","sub":"a","exp":1,"hook_answer":{"role":"web","exp":1}}',
+                       '{"role":"web","exp":1,"hook_answer":{"role":"web","exp":1.0,"tid":"x"}}',
+                       '{"role":"web","hook_answer":[{"role":"web"}]}']:
         cl.append(struct.pack("<qH", now, leeway) + c.encode())
 write("claims", cl)
 

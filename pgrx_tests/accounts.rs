@@ -165,7 +165,19 @@ mod tests {
             text("SELECT json_build_array(role, password LIKE '$2_$%', email, email_verified_at IS NULL)::text FROM auth.users WHERE username = 'acs_ann'"),
             r#"["acs_web", true, "ann@example.com", true]"#
         );
-        // The session works like a login's.
+        // A session like a login's, recorded as started by sign-up; its token carries the
+        // user's app_metadata like any session token.
+        assert_eq!(
+            one::<String>("SELECT method FROM auth.sessions WHERE username = 'acs_ann'").as_deref(),
+            Some("signup")
+        );
+        assert_eq!(
+            text(&format!(
+                "SELECT (auth.jwt_verify({}) -> 'app_metadata')::text",
+                lit(&access)
+            )),
+            "{}"
+        );
         let me = as_user("acs", &access)
             .call("SELECT count(*)::text FROM auth.my_sessions()")
             .ok();

@@ -428,6 +428,23 @@ mod tests {
             raises("create_api_token expiring in the past", "SELECT auth.create_api_token('n', 'bi_web', now() - interval '1 second')", "22023", "expires_at must be in the future"),
             raises("revoke_api_token of a non-uuid", "SELECT auth.revoke_api_token('not-a-uuid')", "22P02", "invalid input syntax for type uuid"),
             case("disable_api_key of an unknown key", format!("SELECT auth.disable_api_key('{UUID}')::text"), Expect::Returns(Some("false"))),
+            // ---- custom claims: auth.access_token_hook settings that name no usable function
+            // refuse the login before anything is kept; app_metadata is an object ----
+            raises("login with a hook setting that is not schema.name", format!("SELECT auth.login('{TAG}_alice', {})", lit(PASSWORD)), "22023", "auth.access_token_hook must be a schema-qualified function name")
+                .with(as_anon(json!({"settings": {"auth.access_token_hook": "no_schema"}}))).hiding(PASSWORD),
+            raises("login with a hook setting of 1 MB", format!("SELECT auth.login('{TAG}_alice', {})", lit(PASSWORD)), "22023", "auth.access_token_hook names no function schema.name(event jsonb)")
+                .with(as_anon(json!({"settings": {"auth.access_token_hook": format!("a.{}", "b".repeat(MB))}}))).hiding(PASSWORD),
+            raises("login with a hook setting that injects SQL", format!("SELECT auth.login('{TAG}_alice', {})", lit(PASSWORD)), "22023", "auth.access_token_hook must be a schema-qualified function name")
+                .with(as_anon(json!({"settings": {"auth.access_token_hook": "pg_catalog.now(); DROP TABLE auth.users"}}))).hiding(PASSWORD),
+            raises("login with a hook naming no function", format!("SELECT auth.login('{TAG}_alice', {})", lit(PASSWORD)), "22023", "auth.access_token_hook names no function schema.name(event jsonb)")
+                .with(as_anon(json!({"settings": {"auth.access_token_hook": "public.no_such_hook"}}))).hiding(PASSWORD),
+            raises("login with a hook of another signature", format!("SELECT auth.login('{TAG}_alice', {})", lit(PASSWORD)), "22023", "auth.access_token_hook names no function schema.name(event jsonb)")
+                .with(as_anon(json!({"settings": {"auth.access_token_hook": "pg_catalog.to_jsonb"}}))).hiding(PASSWORD),
+            raises("login with a hook returning another type", format!("SELECT auth.login('{TAG}_alice', {})", lit(PASSWORD)), "22023", "auth.access_token_hook must name a plain function returning jsonb")
+                .with(as_anon(json!({"settings": {"auth.access_token_hook": "pg_catalog.jsonb_typeof"}}))).hiding(PASSWORD),
+            raises("app_metadata that is an array", "UPDATE auth.users SET app_metadata = '[]'", "23514", "users_app_metadata_object"),
+            raises("app_metadata that is a string", "UPDATE auth.users SET app_metadata = '\"admin\"'", "23514", "users_app_metadata_object"),
+            raises("app_metadata NULL", "UPDATE auth.users SET app_metadata = NULL", "23502", "app_metadata"),
             // ---- deleting accounts (nothing deleted, nothing recorded) ----
             raises("delete_user of NULL", "SELECT auth.delete_user(NULL)", "22023", "username must not be NULL"),
             case("delete_user of a 1 MB unknown name", format!("SELECT auth.delete_user(repeat('u', {MB}))::text"), Expect::Returns(Some("false"))),

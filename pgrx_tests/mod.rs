@@ -1,6 +1,7 @@
 //! In-database tests, run by `cargo pgrx test`. pgrx runs every `#[pg_test]` in schema `tests`,
 //! so each file holds one `#[pg_schema] mod tests` and prefixes its test names.
 
+mod access_token_hook;
 mod accounts;
 mod api_keys;
 mod api_scopes;

@@ -693,8 +693,12 @@ mod tests {
         ("_clear_session_cookies", "", "void"),
         ("_add_response_headers", "jsonb", "void"),
         ("_error_response", "integer, text", "jsonb"),
-        ("_start_session", "text, name", "jsonb"),
-        ("_session_response", "uuid, text, name, text", "jsonb"),
+        ("_start_session", "text, name, text", "jsonb"),
+        ("_session_response", "text, name, text, jsonb", "jsonb"),
+        ("_session_claims", "uuid, text, name, jsonb", "jsonb"),
+        ("_token_claims", "uuid, text, name, text, jsonb", "jsonb"),
+        ("_access_token_hook", "", "boolean"),
+        ("_call_access_token_hook", "jsonb", "jsonb"),
         ("_refresh_refused", "", "jsonb"),
         ("_jwt_claims", "text", "jsonb"),
         ("_jwt_rejection", "text", "text"),
@@ -745,7 +749,7 @@ mod tests {
 
     /// Tables named like the extension's, in pg_temp (searched last by the flows' search_path).
     const TEMP_TABLES: &[(&str, &str)] = &[
-        ("users", "username text, password text, role name, created_at timestamptz, updated_at timestamptz"),
+        ("users", "username text, password text, role name, created_at timestamptz, updated_at timestamptz, app_metadata jsonb"),
         ("sessions", "id uuid, username text, created_at timestamptz, refreshed_at timestamptz, expires_at timestamptz, revoked_at timestamptz, last_seen_at timestamptz, user_agent text, client_ip inet, method text, ended_reason text"),
         ("refresh_tokens", "id uuid, session_id uuid, token_hash bytea, created_at timestamptz, expires_at timestamptz, spent_at timestamptz"),
         ("login_failures", "id uuid, username text, failed_at timestamptz, client_ip inet"),

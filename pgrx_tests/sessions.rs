@@ -1373,8 +1373,12 @@ mod tests {
                 "SELECT auth_private._new_refresh_token()",
                 "SELECT auth_private._clear_session_cookies()",
                 "SELECT auth_private._request_cookie('refresh_token')",
-                "SELECT auth_private._start_session('spriv_demo', 'spriv_web')",
-                "SELECT auth_private._session_response(gen_random_uuid(), 'spriv_demo', 'postgres', NULL)",
+                "SELECT auth_private._start_session('spriv_demo', 'spriv_web', 'password')",
+                "SELECT auth_private._session_response('spriv_demo', 'postgres', NULL, '{\"exp\": 1}')",
+                "SELECT auth_private._session_claims(gen_random_uuid(), 'spriv_demo', 'postgres', '{}')",
+                "SELECT auth_private._token_claims(gen_random_uuid(), 'spriv_demo', 'postgres', 'password', '{}')",
+                "SELECT auth_private._access_token_hook()",
+                "SELECT auth_private._call_access_token_hook('{\"claims\": {}}')",
                 "SELECT auth_private._password_needs_rehash('x')",
                 "SELECT auth.revoke_user_sessions('spriv_demo')",
                 "SELECT auth.purge_sessions()",
@@ -1406,6 +1410,7 @@ mod tests {
                  'purge_sessions', '_new_refresh_token', '_clear_session_cookies', '_request_cookie', \
                  '_signed_claims_ignoring_time', '_check_password', '_password_to_store', \
                  '_login_password_matches', '_password_needs_rehash', '_start_session', '_session_response', \
+                 '_session_claims', '_token_claims', '_access_token_hook', '_call_access_token_hook', \
                  '_check_new_password', '_hash_to_store', '_keep_superuser_hash', '_expect_imported_hash', \
                  '_add_response_headers', '_error_response', '_refresh_refused', '_users_before_write', '_to_uuid') \
                  AND has_function_privilege('public', p.oid, 'EXECUTE')"

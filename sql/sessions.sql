@@ -33,7 +33,7 @@ CREATE TABLE auth.sessions (
 CREATE INDEX sessions_username_idx ON auth.sessions (username);
 COMMENT ON TABLE auth.sessions IS
     'Login sessions; live iff auth_private._live (not revoked, not expired, not timed out). The access token''s sid is the id.';
-COMMENT ON COLUMN auth.sessions.method IS 'How the session was authenticated: password.';
+COMMENT ON COLUMN auth.sessions.method IS 'How the session was started: password (login) or signup.';
 COMMENT ON COLUMN auth.sessions.ended_reason IS
     'Why revoked_at was set: logout, ended_by_user, password_changed, revoked, refresh_reuse, idle_timeout, max_lifetime.';
 
@@ -93,9 +93,10 @@ INSERT INTO auth_private.login_locks (stripe) SELECT pg_catalog.generate_series(
 COMMENT ON TABLE auth_private.login_locks IS
     'Lock rows serializing password checks of usernames that have no user.';
 
--- auth_private._session_response(uuid, text, name, text), _clear_session_cookies() and
+-- auth_private._session_response(text, name, text, jsonb), _session_claims(uuid, text, name,
+-- jsonb), _access_token_hook(), _call_access_token_hook(jsonb), _clear_session_cookies() and
 -- _refresh_token_hash(text) are Rust (src/sessions.rs): the first is the whole answer of a
--- successful login or refresh (access token, cookies, Cache-Control, result).
+-- successful login or refresh (access token of the given claims, cookies, Cache-Control, result).
 
 -- The one definition of a live session: not revoked, not expired, and neither timeout passed
 -- (auth_private._session_timeout, Rust: auth.session_max_lifetime from created_at,
@@ -239,9 +240,45 @@ BEGIN
 END
 $$;
 
--- Starts a session after a password check: the session row (with the client's user agent, cut to
--- 512 characters, and address), its first refresh token, the audit row, the cookies, the result.
-CREATE FUNCTION auth_private._start_session(username text, role name) RETURNS jsonb
+-- The claims of the access token of session `session_id` of `username` (database role `role`),
+-- whose user's app_metadata is `app_metadata`, for `method` ('password' at login, 'refresh' at
+-- refresh, 'signup'): auth_private._session_claims (role, sub, username, sid, app_metadata, iat,
+-- exp, aud, iss), and when auth.access_token_hook is set, what the function it names answers
+-- (called as its owner by auth_private._call_access_token_hook, with the event {"username",
+-- "role", "session_id", "method", "claims"}). A setting that names no usable function raises
+-- 22023 (a configuration error). A hook that raises, answers NULL or a non-object, or changes a
+-- reserved claim refuses the login or refresh: PT403 'Login refused by auth.access_token_hook',
+-- the reason (or the hook's own message) as DETAIL; the caller's transaction rolls back with it.
+-- Raised here, in plpgsql: a PT code raised through a Rust frame would lose its SQLSTATE. Without
+-- a hook: two Rust calls, no catalog query, no subtransaction.
+CREATE FUNCTION auth_private._token_claims(session_id uuid, username text, role name, method text,
+                                           app_metadata jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_claims jsonb := auth_private._session_claims($1, $2, $3, $5);
+    v_reason text;
+BEGIN
+    IF NOT auth_private._access_token_hook() THEN
+        RETURN v_claims;
+    END IF;
+    BEGIN
+        RETURN auth_private._call_access_token_hook(pg_catalog.jsonb_build_object(
+            'username', $2, 'role', $3, 'session_id', $1, 'method', $4, 'claims', v_claims));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_reason = MESSAGE_TEXT;
+        RAISE SQLSTATE 'PT403' USING MESSAGE = 'Login refused by auth.access_token_hook',
+                                     DETAIL = v_reason;
+    END;
+END
+$$;
+
+-- Starts a session after a password check (method 'password'; 'signup' for a new user): the
+-- session row (with the client's user agent, cut to 512 characters, and address), its first
+-- refresh token, the audit row, the cookies, the result. PT403 when auth.access_token_hook
+-- refuses (auth_private._token_claims): nothing it wrote is kept.
+CREATE FUNCTION auth_private._start_session(username text, role name, method text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -249,16 +286,19 @@ DECLARE
     v_ttl interval := pg_catalog.make_interval(secs => auth_private._setting('refresh_token_ttl')::integer);
     v_session uuid;
     v_refresh text := auth_private._new_refresh_token();
+    v_app_metadata jsonb;
 BEGIN
+    SELECT u.app_metadata INTO v_app_metadata FROM auth.users u WHERE u.username = $1;
     INSERT INTO auth.sessions (username, expires_at, user_agent, client_ip, method)
     VALUES ($1, pg_catalog.now() + v_ttl, pg_catalog.left(auth_private._request_header('user-agent'), 512),
-            auth_private._request_client_ip(), 'password')
+            auth_private._request_client_ip(), $3)
     RETURNING id INTO v_session;
     INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
     VALUES (v_session, auth_private._refresh_token_hash(v_refresh), pg_catalog.now() + v_ttl);
     PERFORM auth_private._audit('login_succeeded', $1, v_session, NULL,
-                                pg_catalog.jsonb_build_object('method', 'password'));
-    RETURN auth_private._session_response(v_session, $1, $2, v_refresh);
+                                pg_catalog.jsonb_build_object('method', $3));
+    RETURN auth_private._session_response($1, $2, v_refresh,
+                                          auth_private._token_claims(v_session, $1, $2, $3, v_app_metadata));
 END
 $$;
 
@@ -347,6 +387,8 @@ $$;
 --   auth.require_verified_email is on: raised, PT403 'Email address not verified'.
 -- Read-only transaction (GET, HEAD) or Prefer: tx=rollback: 25006 (HTTP 405) before anything.
 -- Bad arguments (NULL, empty or over-72-byte password): raised, SQLSTATE 22023 (HTTP 400).
+-- The access token carries the user's app_metadata; auth.access_token_hook, when set, decides its
+-- claims (auth_private._token_claims) and may refuse the login: PT403 (HTTP 403), nothing kept.
 -- Attempts for one username are serialized (auth_private._lock_user), and the user's row stays
 -- locked until the session commits: a concurrent password change waits, then ends it.
 CREATE FUNCTION auth.login(username text, password text) RETURNS jsonb
@@ -382,7 +424,7 @@ BEGIN
     END IF;
     DELETE FROM auth.login_failures f
     WHERE f.username = v_key AND f.client_ip IS NOT DISTINCT FROM auth_private._request_client_ip();
-    RETURN auth_private._start_session(v_user.username, v_user.role);
+    RETURN auth_private._start_session(v_user.username, v_user.role, 'password');
 END
 $$;
 COMMENT ON FUNCTION auth.login(text, text) IS
@@ -412,6 +454,8 @@ $$;
 -- No token, unknown, expired, or its session revoked, expired or timed out (a timeout is then
 --   recorded: auth_private._end_timed_out_session), or the refresh cookie sent twice (cookie
 --   tossing): 401. A rotation, a grace answer and a detected reuse are recorded in auth.audit_log.
+-- The access token is made as at login (method 'refresh'), also for the grace answer: a refusal of
+-- auth.access_token_hook raises PT403 (HTTP 403) and nothing is kept (the token stays unspent).
 -- Every 401 here is response.status = 401, the body {"code": "PT401", "message": "Invalid or
 -- expired refresh token", ...} and both cookies cleared.
 -- Read-only transaction (GET, HEAD) or Prefer: tx=rollback: 25006 (HTTP 405) before anything, so
@@ -437,6 +481,7 @@ DECLARE
     v_spent_at timestamptz;
     v_username text;
     v_role name;
+    v_app_metadata jsonb;
     v_expires_at timestamptz;
     v_new text;
 BEGIN
@@ -459,7 +504,8 @@ BEGIN
             last_seen_at = pg_catalog.now()
         FROM auth.users u
         WHERE s.id = v_session AND auth_private._live(s) AND u.username = s.username
-        RETURNING s.username, u.role, s.expires_at INTO v_username, v_role, v_expires_at;
+        RETURNING s.username, u.role, u.app_metadata, s.expires_at
+        INTO v_username, v_role, v_app_metadata, v_expires_at;
         IF NOT FOUND THEN
             PERFORM auth_private._end_timed_out_session(v_session);
             RETURN auth_private._refresh_refused();
@@ -468,7 +514,8 @@ BEGIN
         INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at)
         VALUES (v_session, auth_private._refresh_token_hash(v_new), v_expires_at);
         PERFORM auth_private._audit('refresh', v_username, v_session);
-        RETURN auth_private._session_response(v_session, v_username, v_role, v_new);
+        RETURN auth_private._session_response(v_username, v_role, v_new, auth_private._token_claims(
+            v_session, v_username, v_role, 'refresh', v_app_metadata));
     END IF;
 
     -- Unknown, expired, or spent: only a spent, unexpired token of a live session goes on, to the
@@ -479,7 +526,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN auth_private._refresh_refused();
     END IF;
-    SELECT s.username, u.role INTO v_username, v_role
+    SELECT s.username, u.role, u.app_metadata INTO v_username, v_role, v_app_metadata
     FROM auth.sessions s JOIN auth.users u ON u.username = s.username
     WHERE s.id = v_session AND auth_private._live(s)
     FOR NO KEY UPDATE OF s;
@@ -490,7 +537,8 @@ BEGIN
     IF pg_catalog.now() < v_spent_at
             + pg_catalog.make_interval(secs => auth_private._setting('refresh_reuse_interval')::integer) THEN
         PERFORM auth_private._audit('refresh', v_username, v_session, NULL, '{"grace": true}');
-        RETURN auth_private._session_response(v_session, v_username, v_role, NULL);
+        RETURN auth_private._session_response(v_username, v_role, NULL, auth_private._token_claims(
+            v_session, v_username, v_role, 'refresh', v_app_metadata));
     END IF;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'refresh_reuse'
     WHERE s.id = v_session;

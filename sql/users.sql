@@ -10,6 +10,11 @@ CREATE TABLE auth.users (
     role       name        NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- Set by administrators only (no function lets a user write it): carried as the
+    -- "app_metadata" claim of every session access token. A JSON object. The columns after
+    -- updated_at came with 0.2.0 (an updated database appends them, so a fresh install has them
+    -- last too).
+    app_metadata jsonb     NOT NULL DEFAULT '{}',
     -- Optional; stored lower-cased and checked by the trigger below (auth_private._normalize_email);
     -- unique when present. Where password reset and verification tokens are sent (auth.outbox).
     email      text,
@@ -17,10 +22,14 @@ CREATE TABLE auth.users (
     -- NULL again whenever email changes, unless the same UPDATE sets it.
     email_verified_at timestamptz,
     CONSTRAINT users_username_length CHECK (pg_catalog.char_length(username) BETWEEN 3 AND 256),
-    CONSTRAINT users_email_key UNIQUE (email)
+    CONSTRAINT users_email_key UNIQUE (email),
+    CONSTRAINT users_app_metadata_object
+        CHECK (pg_catalog.jsonb_typeof(app_metadata) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE auth.users IS
     'Login users: username (3-256 characters), password hash (bcrypt or argon2), database role.';
+COMMENT ON COLUMN auth.users.app_metadata IS
+    'A JSON object set by administrators, carried as the app_metadata claim of session access tokens.';
 SELECT pg_catalog.pg_extension_config_dump('auth.users', '');
 
 -- BEFORE INSERT/UPDATE, first: what the role writing the row may write. SECURITY INVOKER, so

@@ -1,10 +1,11 @@
 //! Values PostgreSQL built, returned as they are: pgrx's `JsonB` would serialize a serde value
 //! and have PostgreSQL parse it again, and its `String` would copy a cached text twice.
 
-use pgrx::callconv::{BoxRet, FcInfo};
+use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::Datum;
+use pgrx::nullable::Nullable;
 use pgrx::prelude::*;
-use pgrx::{impl_sql_translatable, IntoDatum};
+use pgrx::{impl_sql_translatable, FromDatum, IntoDatum};
 
 /// A jsonb Datum in the caller's memory context.
 pub struct JsonbDatum(pub pg_sys::Datum);
@@ -51,3 +52,48 @@ impl TextDatum {
         TextDatum(s.into_datum().expect("a str is never NULL"))
     }
 }
+
+/// A jsonb value (an argument, or what a called function returned) read as serde JSON without
+/// panicking: PostgreSQL's jsonb holds numbers beyond `f64` and nesting deeper than serde_json
+/// reads (128 levels), which pgrx's `JsonB` turns into a panic (`XX000`). `Err` holds serde's
+/// reason, for the caller to raise with its own SQLSTATE.
+pub struct JsonbValue(pub Result<serde_json::Value, String>);
+
+impl FromDatum for JsonbValue {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<JsonbValue> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: a jsonb datum (the SQL type of the argument or result); jsonb_out detoasts it
+        // and returns a palloc'd C string, freed here once parsed.
+        unsafe {
+            let text =
+                pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(datum)])?;
+            let parsed = text
+                .to_str()
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str(t).map_err(|e| e.to_string()));
+            pg_sys::pfree(text.as_ptr() as *mut std::ffi::c_void);
+            Some(JsonbValue(parsed))
+        }
+    }
+}
+
+// SAFETY: unboxed through FromDatum, as pgrx unboxes its own JsonB.
+unsafe impl<'fcx> ArgAbi<'fcx> for JsonbValue {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }
+            .unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
+
+impl_sql_translatable!(JsonbValue, "jsonb");

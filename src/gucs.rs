@@ -62,6 +62,8 @@ pub static ARGON2_PARALLELISM: GucSetting<i32> =
 pub static PASSWORD_MIN_LENGTH: GucSetting<i32> =
     GucSetting::<i32>::new(password::DEFAULT_MIN_LENGTH as i32);
 pub static PASSWORD_CHECK: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ACCESS_TOKEN_HOOK: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
 
 pub static REFRESH_TOKEN_TTL: GucSetting<i32> = GucSetting::<i32>::new(30 * 24 * 3600);
 pub static REFRESH_REUSE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(10);
@@ -411,6 +413,12 @@ pub fn init() {
         c"auth.password_check",
         c"Function schema.name(username text, password text) returning a refusal reason or NULL, called for new passwords.",
         &PASSWORD_CHECK,
+        GucFlags::default(),
+    );
+    string(
+        c"auth.access_token_hook",
+        c"Function schema.name(event jsonb) returning jsonb, called as its owner at login and refresh: the claims of the session's access token.",
+        &ACCESS_TOKEN_HOOK,
         GucFlags::default(),
     );
     int(
@@ -847,6 +855,10 @@ pub fn password_min_length() -> u32 {
 /// `auth.password_check`, None when unset or empty.
 pub fn password_check() -> Option<String> {
     text(&PASSWORD_CHECK)
+}
+/// `auth.access_token_hook`, None when unset or empty.
+pub fn access_token_hook() -> Option<String> {
+    text(&ACCESS_TOKEN_HOOK)
 }
 pub fn refresh_token_ttl() -> i32 {
     REFRESH_TOKEN_TTL.get()

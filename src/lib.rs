@@ -16,6 +16,7 @@ mod error;
 mod gucs;
 mod jwt;
 mod keys;
+mod owner_call;
 mod passwords;
 mod request;
 mod scopes;
@@ -139,7 +140,10 @@ extension_sql_file!(
         sessions::_new_refresh_token,
         sessions::_refresh_token_hash,
         sessions::_clear_session_cookies,
-        sessions::_session_response,
+        sessions::_session_response_for,
+        sessions::_session_claims,
+        sessions::_access_token_hook,
+        sessions::_call_access_token_hook,
         request::_add_response_headers,
         request::_request_cookie,
         request::_caller_claims,

@@ -19,10 +19,11 @@ use std::cell::RefCell;
 use auth_core::password;
 use auth_core::AuthError;
 use pgrx::prelude::*;
-use pgrx::{FromDatum, IntoDatum, PgLogLevel, PgSqlErrorCode};
+use pgrx::{IntoDatum, PgLogLevel, PgSqlErrorCode};
 
 use crate::error::{raise, OrRaise};
 use crate::gucs;
+use crate::owner_call;
 
 fn config() -> password::PasswordConfig {
     gucs::password_config().or_raise()
@@ -204,100 +205,25 @@ fn check_new_password(username: Option<&str>, password: &str) {
     }
 }
 
-/// Finds the function `auth.password_check` names — exactly `schema.name(text, text)` returning
-/// text, a plain function its owner may execute — and calls it with (username, password) through
-/// the function manager, as its owner: never as the role that writes the password (inside the
-/// extension's flows, a superuser), so a function owned by an ordinary role gains nothing by
-/// being named here. Its own SECURITY DEFINER and SET clauses apply as in any call. Restricted as
-/// index expressions are (no SET ROLE, no temporary objects). Returns its answer (NULL: accepted).
+/// What `auth.password_check` names: `schema.name(username text, password text)` returning text.
+const PASSWORD_CHECK: owner_call::Signature = owner_call::Signature {
+    setting: "auth.password_check",
+    arg_types: &[pg_sys::TEXTOID, pg_sys::TEXTOID],
+    args: "username text, password text",
+    returns: pg_sys::TEXTOID,
+    returns_name: "text",
+};
+
+/// Calls the function `auth.password_check` names with (username, password), as its owner
+/// ([`owner_call`]). Returns its answer (NULL: accepted). A setting that names no such function
+/// is 22023.
 fn call_password_check(setting: &str, username: Option<&str>, password: &str) -> Option<String> {
-    let (schema, name) = password::parse_check_function_name(setting).or_raise();
-    let found = Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT p.oid, p.proowner, \
-                    p.prorettype OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype \
-                    AND p.prokind OPERATOR(pg_catalog.=) 'f' AND NOT p.proretset \
-                    AND pg_catalog.has_function_privilege(p.proowner, p.oid, 'EXECUTE') \
-             FROM pg_catalog.pg_proc p \
-             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace \
-             WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND p.proname OPERATOR(pg_catalog.=) $2 \
-               AND p.proargtypes OPERATOR(pg_catalog.=) '25 25'::pg_catalog.oidvector",
-            Some(1),
-            &[schema.as_str().into(), name.as_str().into()],
-        )?;
-        let mut found = None;
-        for row in rows {
-            found = Some((
-                row.get::<pg_sys::Oid>(1)?,
-                row.get::<pg_sys::Oid>(2)?,
-                row.get::<bool>(3)?,
-            ));
-        }
-        Ok::<_, pgrx::spi::Error>(found)
-    })
-    .unwrap_or_else(|e| {
-        raise(AuthError::Internal(format!(
-            "auth.password_check lookup failed: {e}"
-        )))
-    });
-    let (oid, owner, usable) = match found {
-        Some((Some(oid), Some(owner), Some(usable))) => (oid, owner, usable),
-        _ => raise(AuthError::Config(
-            "auth.password_check names no function schema.name(username text, password text)"
-                .into(),
-        )),
-    };
-    if !usable {
-        raise(AuthError::Config(
-            "auth.password_check must name a plain function returning text that its owner may execute"
-                .into(),
-        ));
-    }
-    let args = [username.into_datum(), password.into_datum()];
-    let mut user = pg_sys::InvalidOid;
-    let mut context = 0;
-    // SAFETY: the function manager called as PostgreSQL's own callers do (fmgr_info, then a
-    // FunctionCallInfo of two arguments, palloc'd, freed after), across pgrx's error boundary;
-    // the user switch is undone below, or by the abort of an error.
-    unsafe {
-        let mut flinfo = pg_sys::FmgrInfo::default();
-        pg_sys::fmgr_info(oid, &mut flinfo);
-        let fcinfo = pg_sys::palloc0(
-            std::mem::size_of::<pg_sys::FunctionCallInfoBaseData>()
-                + std::mem::size_of::<pg_sys::NullableDatum>() * 2,
-        ) as *mut pg_sys::FunctionCallInfoBaseData;
-        let call = &mut *fcinfo;
-        call.flinfo = &mut flinfo;
-        call.fncollation = pg_sys::DEFAULT_COLLATION_OID;
-        call.nargs = 2;
-        for (slot, datum) in call.args.as_mut_slice(2).iter_mut().zip(args) {
-            (slot.value, slot.isnull) = match datum {
-                Some(d) => (d, false),
-                None => (pg_sys::Datum::from(0), true),
-            };
-        }
-        if flinfo.fn_strict && username.is_none() {
-            pg_sys::pfree(fcinfo.cast());
-            return None;
-        }
-        let func = flinfo.fn_addr.unwrap_or_else(|| {
-            raise(AuthError::Internal(
-                "auth.password_check: no function address".into(),
-            ))
-        });
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(
-            owner,
-            context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
-        );
-        let result = pg_sys::ffi::pg_guard_ffi_boundary(|| func(fcinfo));
-        pg_sys::SetUserIdAndSecContext(user, context);
-        let answer = String::from_datum(result, call.isnull);
-        pg_sys::pfree(fcinfo.cast());
-        answer
-    }
+    let found = owner_call::find(&PASSWORD_CHECK, setting);
+    owner_call::call(
+        &PASSWORD_CHECK,
+        found,
+        &[username.into_datum(), password.into_datum()],
+    )
 }
 
 /// The login check, whatever `auth.password_algorithm` says: a stored bcrypt hash of a cost login

@@ -116,6 +116,53 @@ pub fn pgjwt_time_valid(payload: &Map<String, Value>, now_micros: i64) -> bool {
     nbf_ok && exp_ok
 }
 
+/// The claims of a session's access token that `auth.access_token_hook` may not change: who the
+/// token is for and how long it lives (`role`, `sub`, `sid`, `iat`, `exp`), the markers of API
+/// credentials (`tid`, `key_id`, which a session token must never carry), and the configured
+/// audience and issuer.
+pub const RESERVED_CLAIMS: [&str; 9] = [
+    "role", "sub", "sid", "iat", "exp", "tid", "key_id", "aud", "iss",
+];
+
+/// Why the claims an access-token hook returned are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookRefusal {
+    /// NULL, or JSON other than an object.
+    NotAnObject,
+    /// A reserved claim is added, removed or given another value.
+    Changed(&'static str),
+}
+
+impl std::fmt::Display for HookRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookRefusal::NotAnObject => f.write_str("returned a non-object"),
+            HookRefusal::Changed(name) => write!(f, "claim \"{name}\" may not be changed"),
+        }
+    }
+}
+
+/// The claims to sign from what an access-token hook `returned` (None for SQL NULL), given the
+/// claims it was shown (`given`): an object whose reserved claims ([`RESERVED_CLAIMS`]) are
+/// exactly those of `given` — each present in both with equal JSON values (numbers compare by
+/// kind too: `1` and `1.0` differ), or absent from both. Other claims may be added, changed or
+/// removed. The first reserved claim that differs, in [`RESERVED_CLAIMS`] order, is named.
+pub fn hook_claims(
+    given: &Map<String, Value>,
+    returned: Option<Value>,
+) -> Result<Map<String, Value>, HookRefusal> {
+    let Some(Value::Object(claims)) = returned else {
+        return Err(HookRefusal::NotAnObject);
+    };
+    match RESERVED_CLAIMS
+        .iter()
+        .find(|name| given.get(**name) != claims.get(**name))
+    {
+        Some(name) => Err(HookRefusal::Changed(name)),
+        None => Ok(claims),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +329,122 @@ mod tests {
         assert!(
             pgjwt_time_valid(&obj(json!({"exp": "soon", "nbf": true})), now),
             "non-numeric ignored"
+        );
+    }
+
+    fn session_claims() -> Map<String, Value> {
+        obj(
+            json!({"exp": 1_700_003_600, "iat": 1_700_000_000, "sid": "0b6e", "sub": "alice",
+                   "role": "web", "username": "alice", "app_metadata": {}, "aud": "api"}),
+        )
+    }
+
+    #[test]
+    fn hook_claims_may_add_change_and_remove_unreserved_claims() {
+        let given = session_claims();
+        assert_eq!(
+            hook_claims(&given, Some(Value::Object(given.clone()))),
+            Ok(given.clone())
+        );
+        let mut more = given.clone();
+        more.insert("tenant".into(), json!("acme"));
+        more.insert("app_metadata".into(), json!({"plan": "pro"}));
+        more.remove("username");
+        assert_eq!(
+            hook_claims(&given, Some(Value::Object(more.clone()))),
+            Ok(more)
+        );
+    }
+
+    #[test]
+    fn hook_claims_refuses_non_objects() {
+        let given = session_claims();
+        for returned in [
+            None,
+            Some(Value::Null),
+            Some(json!([given.clone()])),
+            Some(json!("x")),
+            Some(json!(1)),
+            Some(json!(true)),
+        ] {
+            assert_eq!(
+                hook_claims(&given, returned.clone()),
+                Err(HookRefusal::NotAnObject),
+                "{returned:?}"
+            );
+        }
+        assert_eq!(
+            HookRefusal::NotAnObject.to_string(),
+            "returned a non-object"
+        );
+    }
+
+    #[test]
+    fn hook_claims_refuses_any_change_of_a_reserved_claim() {
+        let given = session_claims();
+        for name in RESERVED_CLAIMS {
+            // Changed (or added, for tid, key_id and iss, which the given claims lack).
+            let mut changed = given.clone();
+            changed.insert(name.into(), json!("other"));
+            assert_eq!(
+                hook_claims(&given, Some(Value::Object(changed))),
+                Err(HookRefusal::Changed(name)),
+                "{name}"
+            );
+            // Set to null: not the same as absent, nor as the value.
+            let mut nulled = given.clone();
+            nulled.insert(name.into(), Value::Null);
+            assert_eq!(
+                hook_claims(&given, Some(Value::Object(nulled))),
+                Err(HookRefusal::Changed(name)),
+                "{name}"
+            );
+            // Removed, where present.
+            let mut removed = given.clone();
+            if removed.remove(name).is_some() {
+                assert_eq!(
+                    hook_claims(&given, Some(Value::Object(removed))),
+                    Err(HookRefusal::Changed(name)),
+                    "{name}"
+                );
+            }
+        }
+        // Numbers compare by kind and value; strings exactly.
+        let mut float = given.clone();
+        float.insert("exp".into(), json!(1_700_003_600.0));
+        assert_eq!(
+            hook_claims(&given, Some(Value::Object(float))),
+            Err(HookRefusal::Changed("exp"))
+        );
+        let mut later = given.clone();
+        later.insert("exp".into(), json!(1_700_003_601));
+        assert_eq!(
+            hook_claims(&given, Some(Value::Object(later))),
+            Err(HookRefusal::Changed("exp"))
+        );
+        let mut string_exp = given.clone();
+        string_exp.insert("exp".into(), json!("1700003600"));
+        assert_eq!(
+            hook_claims(&given, Some(Value::Object(string_exp))),
+            Err(HookRefusal::Changed("exp"))
+        );
+        let mut upper = given.clone();
+        upper.insert("role".into(), json!("WEB"));
+        assert_eq!(
+            hook_claims(&given, Some(Value::Object(upper))),
+            Err(HookRefusal::Changed("role"))
+        );
+        // The first in the list's order is named.
+        let mut two = given.clone();
+        two.insert("sub".into(), json!("bob"));
+        two.insert("role".into(), json!("admin"));
+        assert_eq!(
+            hook_claims(&given, Some(Value::Object(two))),
+            Err(HookRefusal::Changed("role"))
+        );
+        assert_eq!(
+            HookRefusal::Changed("role").to_string(),
+            "claim \"role\" may not be changed"
         );
     }
 }

@@ -726,16 +726,22 @@ pub fn check_new_password_length(password: &str, min_chars: u32) -> Result<(), A
     Ok(())
 }
 
-/// A schema-qualified function name as PostgreSQL spells it: `schema.name`, each part an
-/// unquoted identifier (folded to lower case) or a double-quoted one (`""` for a quote). Returns
-/// the schema and the name as stored in the catalogs. Anything else, an unqualified name
-/// included, is 22023 naming the setting: the function is found by exactly this name, never
-/// through `search_path`.
+/// [`parse_function_setting`] for `auth.password_check`.
 pub fn parse_check_function_name(setting: &str) -> Result<(String, String), AuthError> {
+    parse_function_setting("auth.password_check", setting)
+}
+
+/// The value of the setting `name` (`auth.password_check`, `auth.access_token_hook`), a
+/// schema-qualified function name as PostgreSQL spells it: `schema.name`, each part an unquoted
+/// identifier (folded to lower case) or a double-quoted one (`""` for a quote). Returns the
+/// schema and the name as stored in the catalogs. Anything else, an unqualified name included,
+/// is 22023 naming the setting: the function is found by exactly this name, never through
+/// `search_path`.
+pub fn parse_function_setting(name: &str, setting: &str) -> Result<(String, String), AuthError> {
     let refused = || {
-        AuthError::Config(
-            "auth.password_check must be a schema-qualified function name (schema.name)".into(),
-        )
+        AuthError::Config(format!(
+            "{name} must be a schema-qualified function name (schema.name)"
+        ))
     };
     let mut parts = Vec::new();
     let mut rest = setting.trim();

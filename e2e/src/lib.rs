@@ -2,11 +2,12 @@
 //! scratch PostgreSQL cluster (15 unless `PG_CONFIG` names another) with the installed `auth`
 //! extension, PostgREST 12.0.2 with `db-pre-request = auth.check_request`, Caddy (browser
 //! sessions) and nginx (API keys), each run with its file from `e2e/conf/` — and gives the
-//! scenarios in `tests/` an HTTP client and SQL access. See CONTRIBUTING.md (section "End-to-end
-//! suite").
+//! scenarios in `tests/` an HTTP client, SQL access, and for the account scenarios an SMTP sink and
+//! the documented mailer (`mail`). See CONTRIBUTING.md (section "End-to-end suite").
 
 pub mod db;
 pub mod http;
+pub mod mail;
 pub mod process;
 pub mod stack;
 

@@ -87,6 +87,18 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         "browser_cookie_session",
         scenarios::browser::browser_cookie_session,
     ),
+    (
+        "signup_verify_login",
+        scenarios::accounts::signup_verify_login,
+    ),
+    (
+        "password_reset_over_http",
+        scenarios::accounts::password_reset_over_http,
+    ),
+    (
+        "email_verification_request",
+        scenarios::accounts::email_verification_request,
+    ),
     ("dump_restore", scenarios::durability::dump_restore),
     (
         "extension_versions",

@@ -1,12 +1,15 @@
 //! Claim checks on arbitrary payloads and clocks: `claims::check` (strict, for `jwt_verify`),
-//! `claims::check_no_nul` and `claims::pgjwt_time_valid` (pgjwt's `verify`).
+//! `claims::check_no_nul`, `claims::pgjwt_time_valid` (pgjwt's `verify`) and
+//! `claims::hook_claims` (the reserved-claim rule of `auth.access_token_hook`).
 //!
 //! Input: 8 bytes of `now` in Unix microseconds (i64 LE), 2 bytes of leeway in seconds (at most
 //! 3600, as `auth.jwt_leeway` allows), then the payload JSON text.
 //! Invariants: a payload holding a NUL in any string (by a scan of its serialized text) is refused
 //! by `check_no_nul` and, first of all, by `check`; otherwise `check` accepts only when every
 //! numeric time claim allows `now`; a non-numeric time claim is refused as malformed; audience and issuer are matched exactly; pgjwt's rule is
-//! monotonic in time for a payload with only `exp` (valid now ⇒ valid earlier).
+//! monotonic in time for a payload with only `exp` (valid now ⇒ valid earlier); `hook_claims`
+//! accepts a payload as its own answer, and an answer built from the payload's member
+//! `hook_answer` exactly when it keeps every reserved claim as it was.
 #![no_main]
 
 mod common;
@@ -85,6 +88,25 @@ fuzz_target!(|data: &[u8]| {
         Err(Rejection::WrongAudience) => assert!(audience.is_some()),
         Err(Rejection::WrongIssuer) => assert!(issuer.is_some()),
         Err(other) => panic!("claims::check cannot say {other:?}"),
+    }
+
+    assert_eq!(
+        claims::hook_claims(&payload, Some(Value::Object(payload.clone()))),
+        Ok(payload.clone())
+    );
+    let answer = payload.get("hook_answer").cloned();
+    match claims::hook_claims(&payload, answer.clone()) {
+        Ok(signed) => {
+            assert_eq!(Some(Value::Object(signed.clone())), answer);
+            for name in claims::RESERVED_CLAIMS {
+                assert_eq!(signed.get(name), payload.get(name), "{name}");
+            }
+        }
+        Err(claims::HookRefusal::NotAnObject) => assert!(!answer.is_some_and(|a| a.is_object())),
+        Err(claims::HookRefusal::Changed(name)) => {
+            let answer = answer.unwrap();
+            assert_ne!(answer.get(name), payload.get(name), "{name}");
+        }
     }
 
     let valid = claims::pgjwt_time_valid(&payload, now_micros);

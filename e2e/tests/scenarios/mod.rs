@@ -1,6 +1,7 @@
 //! The scenarios, one module per topic. Each takes the shared stack and panics (through
 //! assertions that print the whole HTTP exchange) on the first wrong status, header or body.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod api_scopes;
 pub mod api_tokens;
