@@ -319,7 +319,8 @@ COMMENT ON FUNCTION auth.request_password_reset(text) IS
     'Queues a password reset token in auth.outbox for the user with that address or username; answers the same (204) for unknown accounts.';
 
 -- POST /rpc/reset_password {"token", "new_password"}: spends a password_reset token (single use:
--- of two concurrent calls with one token exactly one succeeds), sets the password (the policy
+-- of two concurrent calls with one token exactly one succeeds; the user's row stays locked from
+-- there on, auth_private._consume_one_time_token), sets the password (the policy
 -- applies: 22023 with the reason, and the token is not spent), ends every live session of the
 -- user (ended_reason password_reset), clears the caller's session cookies and the user's failed
 -- logins, and marks the address verified when the token was sent to the user's current address.
@@ -332,7 +333,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_token record;
-    v_user record;
     v_revoked integer;
 BEGIN
     PERFORM auth_private._require_committing_transaction();
@@ -345,22 +345,21 @@ BEGIN
     IF v_token.username IS NULL THEN
         RAISE SQLSTATE 'PT401' USING MESSAGE = 'Invalid or expired token';
     END IF;
-    SELECT * INTO v_user FROM auth_private._lock_user(v_token.username);
-    PERFORM auth_private._check_new_password(v_user.username, $2);
+    PERFORM auth_private._check_new_password(v_token.username, $2);
     UPDATE auth.users u
     SET password = auth_private._hash_to_store($2),
         email_verified_at = CASE WHEN u.email = v_token.email
                                  THEN coalesce(u.email_verified_at, pg_catalog.now())
                                  ELSE u.email_verified_at END
-    WHERE u.username = v_user.username;
+    WHERE u.username = v_token.username;
     UPDATE auth.sessions s SET revoked_at = pg_catalog.now(), ended_reason = 'password_reset'
-    WHERE s.username = v_user.username AND s.revoked_at IS NULL;
+    WHERE s.username = v_token.username AND s.revoked_at IS NULL;
     GET DIAGNOSTICS v_revoked = ROW_COUNT;
-    DELETE FROM auth.login_failures f WHERE f.username = auth_private._throttle_key(v_user.username);
+    DELETE FROM auth.login_failures f WHERE f.username = auth_private._throttle_key(v_token.username);
     PERFORM auth_private._clear_session_cookies();
-    PERFORM auth_private._audit('password_reset', v_user.username, NULL, NULL,
+    PERFORM auth_private._audit('password_reset', v_token.username, NULL, NULL,
                                 pg_catalog.jsonb_build_object('revoked_sessions', v_revoked));
-    RETURN pg_catalog.jsonb_build_object('username', v_user.username, 'revoked_sessions', v_revoked);
+    RETURN pg_catalog.jsonb_build_object('username', v_token.username, 'revoked_sessions', v_revoked);
 END
 $$;
 COMMENT ON FUNCTION auth.reset_password(text, text) IS
